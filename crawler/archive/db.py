@@ -1,0 +1,43 @@
+"""Engines for the archive. SQLite-only tuning lives here and nowhere else."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from sqlalchemy import Engine, create_engine, event
+
+DEFAULT_ARCHIVE_URL = "sqlite:///archive.db"
+# Cron runs and ad-hoc SQL sessions share the file: wait for a writer, do not fail.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def archive_url(setting: str | None = None) -> str:
+    """The archive URL: Scrapy setting, else $ARCHIVE_URL, else ./archive.db."""
+    return setting or os.environ.get("ARCHIVE_URL") or DEFAULT_ARCHIVE_URL
+
+
+def create_archive_engine(url: str | None = None) -> Engine:
+    # UTF-8 JSON, so authors and tags read as text in any SQL client
+    engine = create_engine(archive_url(url), json_serializer=lambda value: json.dumps(value, ensure_ascii=False))
+    if engine.dialect.name == "sqlite":
+        _tune_sqlite(engine)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):  # noqa: ANN001
+        # Let SQLAlchemy, not pysqlite, emit BEGIN so SAVEPOINTs work (SQLAlchemy
+        # docs, "Serializable isolation / Savepoints / Transactional DDL").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection):  # noqa: ANN001
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

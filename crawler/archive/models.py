@@ -1,0 +1,142 @@
+"""The archive's tables. The database file is a user interface: see README "Archive schema".
+
+Every timestamp is UTC. On SQLite it is stored as 'YYYY-MM-DD HH:MM:SS.ffffff'
+text (sortable, readable by SQLite's date functions); on PostgreSQL as timestamptz.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
+    TypeDecorator, UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# SQLite can only alter tables by copying them (Alembic batch mode), which needs
+# every constraint to have a name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+FETCH_OUTCOMES = ("new", "changed", "unchanged", "not_modified", "gone", "error", "skipped")
+RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the archive stores aware UTC times only")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[str]: JSON}
+
+
+class SourceRow(Base):
+    """One configured source (seeds/sources.toml), refreshed at every crawl start."""
+
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    timezone: Mapped[str] = mapped_column(String(64))
+    domains: Mapped[list[str]]
+
+
+class CrawlRun(Base):
+    __tablename__ = "crawl_runs"
+    __table_args__ = (CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spider: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    args: Mapped[dict[str, Any] | None]
+    stats: Mapped[dict[str, Any] | None]
+
+
+class ArticleRow(Base):
+    """One article, keyed by its canonical URL."""
+
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    first_seen_at: Mapped[datetime]
+    last_fetched_at: Mapped[datetime]
+    last_changed_at: Mapped[datetime]
+
+    source: Mapped[SourceRow] = relationship()
+    versions: Mapped[list[ArticleVersion]] = relationship(
+        back_populates="article", order_by="ArticleVersion.version")
+
+
+class ArticleVersion(Base):
+    """One state of an article as extracted; a new row only when the content changed."""
+
+    __tablename__ = "article_versions"
+    __table_args__ = (UniqueConstraint("article_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    fetched_at: Mapped[datetime]
+    title: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list[str]]
+    published_at: Mapped[datetime | None]
+    modified_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(8))
+    section: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]]
+    summary: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    cited_url: Mapped[str | None] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+
+    article: Mapped[ArticleRow] = relationship(back_populates="versions")
+
+
+class Fetch(Base):
+    """One visit of one URL, whatever came of it."""
+
+    __tablename__ = "fetches"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN {FETCH_OUTCOMES}", name="outcome"),
+        Index("ix_fetches_url_fetched_at", "url", "fetched_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    article_id: Mapped[int | None] = mapped_column(ForeignKey("articles.id"), index=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("article_versions.id"))
+    fetched_at: Mapped[datetime]
+    http_status: Mapped[int | None]
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)

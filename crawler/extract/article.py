@@ -1,0 +1,213 @@
+"""extract_article(html, url, rules) -> Article: a pure function of the page text.
+
+Nothing here imports Scrapy, so the same code runs in the spider's pipeline, in a
+process pool, or later over archived raw pages.
+"""
+
+from __future__ import annotations
+
+import re
+from copy import deepcopy
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import trafilatura
+from parsel import Selector
+
+from ..sources import ExtractionRules
+from .dates import parse_datetime
+from .metadata import jsonld_article, select_all, select_first
+from .text import clean_line, clean_text
+from .urls import canonicalize_url
+
+# Below this share of the body element's own text, trafilatura is taken to have
+# dropped real paragraphs (short captions, one-line quotes) and stage 2 is used.
+TRAFILATURA_MIN_SHARE = 0.6
+BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+              "figcaption", "tr", "br", "pre", "section", "article", "table")
+LANGUAGE_SELECTORS = ("html::attr(lang)", "meta[property='og:locale']::attr(content)",
+                      "meta[http-equiv='content-language']::attr(content)", "jsonld:inLanguage")
+# Byline words that are not part of a name: "par Alex", "Theo Minh Anh", "By Jo".
+BYLINE_PREFIX = re.compile(r"^(?:par|by|de|theo|bởi|tác giả|auteur)\s*:?\s+", re.IGNORECASE)
+AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
+
+
+class NotAnArticle(ValueError):
+    """The page holds no article body; the message says why."""
+
+
+@dataclass(frozen=True)
+class Article:
+    url: str
+    title: str
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    modified_at: datetime | None
+    language: str | None
+    section: str | None
+    tags: tuple[str, ...]
+    summary: str | None
+    text: str
+    cited_url: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
+    """Extract one article from decoded HTML, or raise NotAnArticle with the reason."""
+    if not html or not html.strip():
+        raise NotAnArticle("empty page")
+    page = Selector(text=html)
+    jsonld = jsonld_article(page)
+    text = extract_body_text(page, url, rules)
+    title = _title(page, jsonld, rules)
+    if not title:
+        raise NotAnArticle("no title found")
+    return Article(
+        url=_canonical_url(page, url, rules),
+        title=title,
+        authors=_authors(page, jsonld, rules),
+        published_at=_date(page, jsonld, rules.published, rules),
+        modified_at=_date(page, jsonld, rules.modified, rules),
+        language=_language(page, jsonld, rules),
+        section=select_first(page, rules.section, jsonld),
+        tags=_tags(page, jsonld, rules),
+        summary=_strip(select_first(page, rules.summary, jsonld), rules.summary_strip),
+        text=text,
+        cited_url=_cited_url(page, text, url, rules),
+    )
+
+
+def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> str:
+    """The article's paragraphs, boilerplate removed.
+
+    Stage 1: the site's body element, pruned, through trafilatura (comments off).
+    Stage 2: if trafilatura kept too little of it, the element's own block text.
+    Stage 3: no body selector matched: trafilatura over the whole pruned page.
+    """
+    root = deepcopy(page.root)
+    _prune(root, rules.prune)
+    pruned = Selector(root=root)
+    body = next((n.root for s in rules.body for n in pruned.css(s)[:1]), None)
+    if body is not None:
+        own_text = _block_text(body)
+        text = _trafilatura_text(lxml.html.tostring(body, encoding="unicode"), url)
+        if len(text) < TRAFILATURA_MIN_SHARE * len(own_text):
+            text = own_text
+        where = f"body element {_describe(body)}"
+    else:
+        text = _trafilatura_text(lxml.html.tostring(root, encoding="unicode"), url)
+        where = f"whole page (no match for body selectors {list(rules.body)})"
+    if len(text) < rules.min_text_chars:
+        raise NotAnArticle(f"no article body: {len(text)} characters of text in {where}, "
+                           f"fewer than min_text_chars={rules.min_text_chars}")
+    return text
+
+
+def _trafilatura_text(html: str, url: str) -> str:
+    text = trafilatura.extract(
+        html, url=url, output_format="txt", include_comments=False, include_tables=True,
+        include_images=False, include_links=False, favor_recall=True, deduplicate=False,
+        with_metadata=False,
+    )
+    return clean_text(text or "")
+
+
+def _prune(root: lxml.html.HtmlElement, selectors: tuple[str, ...]) -> None:
+    tree = Selector(root=root)
+    for selector in selectors:
+        for node in tree.css(selector):
+            if node.root.getparent() is not None:  # drop_tree keeps the tail text
+                node.root.drop_tree()
+
+
+def _block_text(element: lxml.html.HtmlElement) -> str:
+    element = deepcopy(element)
+    for junk in element.xpath(".//script|.//style|.//noscript|.//template"):
+        junk.drop_tree()
+    for block in element.iter(*BLOCK_TAGS):
+        block.tail = "\n" + (block.tail or "")
+        if block.tag != "br":
+            block.text = "\n" + (block.text or "")
+    return clean_text(element.text_content())
+
+
+def _describe(element: lxml.html.HtmlElement) -> str:
+    classes = ".".join((element.get("class") or "").split())
+    return element.tag + (f"#{element.get('id')}" if element.get("id") else "") + (f".{classes}" if classes else "")
+
+
+def _title(page: Selector, jsonld: dict, rules: ExtractionRules) -> str | None:
+    return _strip(select_first(page, rules.title, jsonld), rules.title_strip)
+
+
+def _strip(value: str | None, pattern: str | None) -> str | None:
+    if value and pattern:
+        value = clean_line(re.sub(pattern, "", value))
+    return value or None
+
+
+def _authors(page: Selector, jsonld: dict, rules: ExtractionRules) -> tuple[str, ...]:
+    names: list[str] = []
+    for value in select_all(page, rules.authors, jsonld):
+        for name in AUTHOR_SEPARATORS.split(BYLINE_PREFIX.sub("", value)):
+            name = clean_line(BYLINE_PREFIX.sub("", name))
+            if name and name not in names and len(name) <= 80:
+                names.append(name)
+    return tuple(names)
+
+
+def _tags(page: Selector, jsonld: dict, rules: ExtractionRules) -> tuple[str, ...]:
+    values = select_all(page, rules.tags, jsonld)
+    if len(values) == 1 and "," in values[0]:  # meta keywords / JSON-LD keywords as one string
+        values = values[0].split(",")
+    tags: list[str] = []
+    for tag in (clean_line(v) for v in values):
+        if tag and tag.casefold() not in (t.casefold() for t in tags):
+            tags.append(tag)
+    return tuple(tags)
+
+
+def _date(page: Selector, jsonld: dict, selectors: tuple[str, ...], rules: ExtractionRules) -> datetime | None:
+    for selector in selectors:
+        for value in select_all(page, (selector,), jsonld):
+            parsed = parse_datetime(value, rules.timezone, rules.date_patterns, rules.dayfirst)
+            if parsed is not None:
+                return parsed
+    return None
+
+
+def _language(page: Selector, jsonld: dict, rules: ExtractionRules) -> str | None:
+    value = select_first(page, LANGUAGE_SELECTORS, jsonld)
+    code = re.match(r"[A-Za-z]{2}(?![A-Za-z])", value or "")
+    return code.group(0).lower() if code else rules.language
+
+
+def _canonical_url(page: Selector, url: str, rules: ExtractionRules) -> str:
+    declared = select_first(page, rules.canonical, {})
+    if declared:
+        candidate = urljoin(url, declared)
+        if urlsplit(candidate).scheme in ("http", "https") and _same_site(url, candidate):
+            return canonicalize_url(candidate)
+    return canonicalize_url(url)
+
+
+def _same_site(a: str, b: str) -> bool:
+    """Hosts equal up to www./amp./m., or one a subdomain of the other."""
+    def bare(u: str) -> str:
+        return re.sub(r"^(?:www|amp|m)\.", "", (urlsplit(u).hostname or "").lower())
+    ha, hb = bare(a), bare(b)
+    return ha == hb or ha.endswith("." + hb) or hb.endswith("." + ha)
+
+
+def _cited_url(page: Selector, text: str, url: str, rules: ExtractionRules) -> str | None:
+    for pattern in rules.cited:
+        found = re.search(pattern, text)
+        if found:
+            cited = found.group(1) if found.groups() else found.group(0)
+            return canonicalize_url(urljoin(url, cited.rstrip(".,;)")))
+    return None

@@ -1,0 +1,40 @@
+"""Plain-text clean-up shared by every extracted field."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+# trafilatura renders a one-cell layout table (znews photo captions) as "| caption |"
+ONE_CELL_ROW = re.compile(r"^\|\s*([^|]*?)\s*\|$")
+
+
+def clean_line(value: str) -> str:
+    """NFC, one line, one space between words, no zero-width or non-breaking spaces."""
+    value = unicodedata.normalize("NFC", value).replace("\u00ad", "")
+    return SPACES.sub(" ", LINE_BREAKS.sub(" ", value)).strip()
+
+
+def clean_text(value: str) -> str:
+    """Normalise a multi-paragraph text: one paragraph per line, no blank runs."""
+    lines = []
+    for raw in value.splitlines():
+        line = clean_line(raw)  # one line at a time, so line breaks survive
+        match = ONE_CELL_ROW.match(line)
+        if match:
+            line = match.group(1)
+        if line:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def content_hash(*parts: str | None) -> str:
+    """SHA-256 over the fields whose change makes a new version."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update((part or "").encode("utf-8"))
+        digest.update(b"\x1f")
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Item pipelines, in data-path order: extract (300) -> archive (800)."""

@@ -1,0 +1,70 @@
+"""Store visits in the archive, batched, and record the crawl run."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+
+from ..archive.db import archive_url
+from ..archive.store import Archive, FetchRecord
+from ..items import PageItem
+from ..sources import DEFAULT_SEEDS_PATH, load_sources
+
+logger = logging.getLogger(__name__)
+# finish_reason -> crawl_runs.status
+RUN_STATUS = {"finished": "finished", "shutdown": "interrupted", "closespider_timeout": "finished",
+              "closespider_itemcount": "finished", "closespider_pagecount": "finished"}
+
+
+class ArchivePipeline:
+    def __init__(self, crawler: Crawler):
+        self.crawler = crawler
+        self.url = archive_url(crawler.settings.get("ARCHIVE_URL"))
+        self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 50)
+        self.batch: list[FetchRecord] = []
+        self.archive: Archive | None = None
+        self.run_id: int | None = None
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        return cls(crawler)
+
+    def open_spider(self, spider: Spider) -> None:
+        self.archive = Archive.open(self.url)
+        self.archive.sync_sources(load_sources(self.crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH).values())
+        self.run_id = self.archive.start_run(spider.name, getattr(spider, "run_args", None) or _spider_args(spider))
+        logger.info("archive: %s, crawl run %d", self.url, self.run_id)
+
+    def process_item(self, item: PageItem, spider: Spider) -> PageItem:
+        self.batch.append(FetchRecord(
+            url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
+            article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id))
+        if len(self.batch) >= self.batch_size:
+            self.flush()
+        return item
+
+    def flush(self) -> None:
+        batch, self.batch = self.batch, []
+        if not batch:
+            return
+        for outcome in self.archive.record_fetches(batch):
+            self.crawler.stats.inc_value(f"archive/{outcome}")
+
+    def close_spider(self, spider: Spider) -> None:
+        self.flush()
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.archive is None:
+            return
+        stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
+        self.archive.finish_run(self.run_id, RUN_STATUS.get(reason, "failed"), stats)
+        self.archive.close()
+
+
+def _spider_args(spider: Spider) -> dict[str, str]:
+    return {k: v for k, v in (("sources", getattr(spider, "source_filter", None)),
+                               ("urls", getattr(spider, "url_list", None))) if v}

@@ -1,0 +1,37 @@
+"""Turn a fetched page into an Article with the source's extraction rules."""
+
+from __future__ import annotations
+
+import logging
+
+from scrapy import Spider
+from scrapy.crawler import Crawler
+
+from ..extract import NotAnArticle, extract_article
+from ..items import PageItem
+from ..sources import DEFAULT_SEEDS_PATH, load_sources
+
+logger = logging.getLogger(__name__)
+
+
+class ExtractPipeline:
+    def __init__(self, crawler: Crawler):
+        self.stats = crawler.stats
+        self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: PageItem, spider: Spider) -> PageItem:
+        if item.html is None:
+            return item
+        try:
+            item.article = extract_article(item.html, item.url, self.sources[item.source].rules)
+            self.stats.inc_value("extract/article")
+        except NotAnArticle as exc:
+            item.outcome, item.error = "skipped", f"{item.url}: {exc}"
+            self.stats.inc_value("extract/empty")
+            logger.warning("extract: %s", item.error)
+        item.html = None  # the text is in the article now; do not carry the page further
+        return item

@@ -1,0 +1,59 @@
+"""Scrapy settings for the news archive crawler.
+
+Our own settings carry a prefix per component and are listed, with defaults, in the
+README's settings table. Every one can be given on the command line with -s NAME=VALUE.
+"""
+
+BOT_NAME = "news-archive-crawler"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+# -- Sources -----------------------------------------------------------------
+# The seeds file with the source definitions (None: seeds/sources.toml of this project).
+SOURCES_FILE = None
+
+# -- Archive -----------------------------------------------------------------
+# SQLAlchemy URL of the archive; None: $ARCHIVE_URL, else sqlite:///archive.db.
+ARCHIVE_URL = None
+# Items written per transaction (each item still has its own savepoint).
+ARCHIVE_BATCH_SIZE = 50
+
+# -- Offline mirror ----------------------------------------------------------
+# Fetch https://host/path from MIRROR_URL/host/path instead; "bundled" serves the
+# project's recorded web in-process. Empty: the live web.
+MIRROR_URL = ""
+
+# -- Politeness (these are news sites' servers, not ours) ----------------------
+USER_AGENT = "news-archive-crawler/0.1 (+https://github.com/news-archive-crawler/news-archive-crawler)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+# An article page is well under 5 MB; anything bigger is not one.
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
+RETRY_TIMES = 2
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+
+DOWNLOAD_HANDLERS = {
+    "http": "crawler.mirror.handler.MirrorDownloadHandler",
+    "https": "crawler.mirror.handler.MirrorDownloadHandler",
+}
+
+# fetch -> extract -> store
+ITEM_PIPELINES = {
+    "crawler.pipelines.extract.ExtractPipeline": 300,
+    "crawler.pipelines.archive.ArchivePipeline": 800,
+}
+
+# No remote consoles on a machine that runs from cron.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"

@@ -1,0 +1,167 @@
+"""Load the source definitions in ``seeds/*.toml`` into frozen dataclasses.
+
+A seeds file has a ``[defaults]`` table and one ``[sources.<name>]`` table per
+source. A source's keys override the defaults, except ``prune``, which extends
+them (the generic boilerplate selectors apply to every site). Unknown keys and
+wrong types are rejected at start-up with the file, entry and key named.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_SEEDS_PATH = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
+SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class SourcesError(ValueError):
+    """A seeds file is malformed; the message names file, entry and key."""
+
+
+@dataclass(frozen=True)
+class ExtractionRules:
+    """Where a site keeps each field. Selectors are parsel CSS (``::attr()``,
+    ``::text``) or ``jsonld:<key>`` for the page's schema.org NewsArticle."""
+
+    body: tuple[str, ...] = ()
+    prune: tuple[str, ...] = ()
+    title: tuple[str, ...] = ()
+    title_strip: str | None = None
+    authors: tuple[str, ...] = ()
+    published: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    section: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    summary: tuple[str, ...] = ()
+    summary_strip: str | None = None
+    canonical: tuple[str, ...] = ()
+    cited: tuple[str, ...] = ()
+    date_patterns: tuple[str, ...] = ()
+    dayfirst: bool = True
+    timezone: str = "UTC"
+    language: str | None = None
+    min_text_chars: int = 200
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    domains: tuple[str, ...]
+    language: str
+    timezone: str
+    start_urls: tuple[str, ...] = ()
+    feeds: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    listings: tuple[str, ...] = ()
+    article_pattern: str | None = None
+    description: str | None = None
+    rules: ExtractionRules = ExtractionRules()
+
+    def owns(self, url: str) -> bool:
+        return any(_host_in(url, domain) for domain in self.domains)
+
+
+SOURCE_KEYS = {f.name for f in fields(Source)} - {"name", "rules"}
+RULE_KEYS = {f.name for f in fields(ExtractionRules)} - {"timezone", "language"}
+LIST_KEYS = {"domains", "start_urls", "feeds", "sitemaps", "listings"} | {
+    f.name for f in fields(ExtractionRules) if f.type.startswith("tuple")
+}
+REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern"}
+
+
+def load_sources(path: str | Path = DEFAULT_SEEDS_PATH) -> dict[str, Source]:
+    """Read a seeds file and return its sources by name, in file order."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SourcesError(f"{path}: sources file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourcesError(f"{path}: not valid TOML: {exc}") from None
+    unknown = set(data) - {"defaults", "sources"}
+    if unknown:
+        raise SourcesError(f"{path}: unknown top-level table(s) {sorted(unknown)}; expected [defaults] and [sources.<name>]")
+    defaults = data.get("defaults", {})
+    _check_entry(path, "defaults", defaults, allowed=RULE_KEYS)
+    entries = data.get("sources", {})
+    if not entries:
+        raise SourcesError(f"{path}: no [sources.<name>] entries")
+    return {name: _build_source(path, name, entry, defaults) for name, entry in entries.items()}
+
+
+def _build_source(path: Path, name: str, entry: dict[str, Any], defaults: dict[str, Any]) -> Source:
+    where = f"sources.{name}"
+    if not SOURCE_NAME.match(name):
+        raise SourcesError(f"{path}: [{where}]: source name must be lowercase letters, digits, '-' or '_'")
+    _check_entry(path, where, entry, allowed=SOURCE_KEYS | RULE_KEYS)
+    for key in ("domains", "language", "timezone"):
+        if key not in entry:
+            raise SourcesError(f"{path}: [{where}]: missing required key '{key}'")
+    try:
+        ZoneInfo(entry["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SourcesError(f"{path}: [{where}] timezone: unknown IANA zone {entry['timezone']!r}") from None
+    if not re.fullmatch(r"[a-z]{2}", entry["language"]):
+        raise SourcesError(f"{path}: [{where}] language: {entry['language']!r} is not an ISO 639-1 code such as 'fr'")
+    rule_values = {k: v for k, v in defaults.items()}
+    for key, value in entry.items():
+        if key in RULE_KEYS:
+            rule_values[key] = [*defaults.get("prune", []), *value] if key == "prune" else value
+    rules = ExtractionRules(
+        **{k: tuple(v) if k in LIST_KEYS else v for k, v in rule_values.items()},
+        timezone=entry["timezone"],
+        language=entry["language"],
+    )
+    source_values = {k: tuple(v) if k in LIST_KEYS else v for k, v in entry.items() if k in SOURCE_KEYS}
+    source_values["domains"] = tuple(d.lower() for d in source_values["domains"])
+    for url in source_values.get("start_urls", ()):
+        if not any(_host_in(url, d) for d in source_values["domains"]):
+            raise SourcesError(f"{path}: [{where}] start_urls: {url} is outside the source's domains")
+    return Source(name=name, rules=rules, **source_values)
+
+
+def _host_in(url: str, domain: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host == domain or host.endswith("." + domain)
+
+
+def _check_entry(path: Path, where: str, entry: dict[str, Any], allowed: set[str]) -> None:
+    for key, value in entry.items():
+        if key not in allowed:
+            raise SourcesError(f"{path}: [{where}]: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})")
+        _check_type(path, where, key, value)
+
+
+def _check_type(path: Path, where: str, key: str, value: Any) -> None:
+    expected: type | tuple[type, ...] = str
+    if key in LIST_KEYS:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SourcesError(f"{path}: [{where}] {key}: expected a list of strings, got {value!r}")
+    elif key == "dayfirst":
+        expected = bool
+    elif key == "min_text_chars":
+        expected = int
+    if key not in LIST_KEYS and not isinstance(value, expected):
+        raise SourcesError(f"{path}: [{where}] {key}: expected {expected.__name__}, got {value!r}")
+    if key in REGEX_KEYS:
+        for pattern in value if isinstance(value, list) else [value]:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise SourcesError(f"{path}: [{where}] {key}: bad regular expression {pattern!r}: {exc}") from None
+
+
+def source_for_url(sources: dict[str, Source], url: str) -> Source | None:
+    """The source whose domains cover the URL's host, preferring the longest match."""
+    best: tuple[int, Source] | None = None
+    for source in sources.values():
+        for domain in source.domains:
+            if _host_in(url, domain) and (best is None or len(domain) > best[0]):
+                best = (len(domain), source)
+    return best[1] if best else None

@@ -1,0 +1,1 @@
+"""Spiders, one per discovery method (start URLs now; feeds, sitemaps, listings next)."""

@@ -1,0 +1,39 @@
+"""Alembic environment: URL from $ARCHIVE_URL / -x url=..., or a connection passed in
+by crawler.archive.migrate (so the crawl migrates inside its own engine)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from crawler.archive.db import archive_url, create_archive_engine
+from crawler.archive.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations(connection) -> None:  # noqa: ANN001
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things; batch mode copies the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_migrations(connection)
+        return
+    engine = create_archive_engine(archive_url(context.get_x_argument(as_dictionary=True).get("url")))
+    with engine.connect() as connection:
+        run_migrations(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (--sql) migrations are not supported: run against a database")
+run_online()
