@@ -1,0 +1,73 @@
+"""Shared fixtures: the mirror server and real crawls against it (never the network)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.mirror import BUNDLED_WEB, MirrorServer
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
+SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
+
+
+def expected_pages() -> list[dict]:
+    pages = []
+    for path in sorted(EXPECTED_DIR.glob("*.json")):
+        pages.extend(json.loads(path.read_text(encoding="utf-8")))
+    return pages
+
+
+def run_crawl(mirror_url: str, archive: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``scrapy crawl sources`` in a subprocess, as a user runs it, against the mirror."""
+    command = [sys.executable, "-m", "scrapy", "crawl", "sources",
+               "-s", f"MIRROR_URL={mirror_url}", "-s", f"ARCHIVE_URL=sqlite:///{archive}",
+               "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO", *args]
+    env = {k: v for k, v in os.environ.items() if k not in ("ARCHIVE_URL", "MIRROR_URL")}
+    result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"crawl failed ({result.returncode}):\n{result.stderr[-4000:]}")
+    return result
+
+
+def query(archive: Path, sql: str, *params) -> list[sqlite3.Row]:
+    with sqlite3.connect(archive) as db:
+        db.row_factory = sqlite3.Row
+        return db.execute(sql, params).fetchall()
+
+
+@pytest.fixture(scope="session")
+def mirror() -> MirrorServer:
+    with MirrorServer(BUNDLED_WEB) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def crawled_archive(mirror, tmp_path_factory) -> Path:
+    """One full crawl of every source into a fresh archive, shared by the read-only tests."""
+    archive = tmp_path_factory.mktemp("crawl") / "archive.db"
+    run_crawl(mirror.url, archive)
+    return archive
+
+
+@pytest.fixture
+def extra_web(tmp_path) -> Path:
+    """A copy of the bundled web that a test may add pages to."""
+    root = tmp_path / "web"
+    shutil.copytree(BUNDLED_WEB, root)
+    return root
+
+
+@pytest.fixture
+def shared_fixtures() -> Path:
+    if not SHARED_FIXTURES.is_dir():
+        pytest.skip("../shared/fixtures is not present beside the checkout")
+    return SHARED_FIXTURES

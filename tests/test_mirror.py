@@ -1,0 +1,47 @@
+"""The offline mirror server and its URL mapping."""
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from crawler.mirror import mirror_path
+
+
+def get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+@pytest.mark.parametrize(("url", "path"), [
+    ("https://znews.vn/a-post1.html", "/znews.vn/a-post1.html"),
+    ("https://www.developpez.com/actu/1/Slug/", "/www.developpez.com/actu/1/Slug/"),
+    ("https://www.vietnam.vn/fr/slug?page=2", "/www.vietnam.vn/fr/slug?page=2"),
+    ("http://127.0.0.1:8000/x", "/127.0.0.1:8000/x"),
+])
+def test_mirror_path_keeps_host_path_and_query(url, path):
+    assert mirror_path(url) == path
+
+
+def test_unknown_path_is_404(mirror):
+    assert get(mirror.url + "/znews.vn/nothing-here.html")[0] == 404
+    assert get(mirror.url + "/../etc/passwd")[0] == 404
+
+
+def test_robots_txt_is_served_for_every_host(mirror):
+    status, _, body = get(mirror.url + "/znews.vn/robots.txt")
+    assert status == 200 and b"User-agent" in body
+    status, _, body = get(mirror.url + "/unknown.example/robots.txt")
+    assert status == 200 and b"Allow: /" in body
+
+
+def test_developpez_is_served_as_declared_latin1_with_cp1252_bytes(mirror):
+    from tests.conftest import expected_pages
+
+    url = next(p["url"] for p in expected_pages() if p["source"] == "developpez")
+    status, headers, body = get(mirror.url + mirror_path(url))
+    assert status == 200 and "iso-8859-1" in headers["Content-Type"].lower()
+    assert b"\x92" in body  # a cp1252 right single quote, undefined in real ISO-8859-1
