@@ -32,6 +32,7 @@ LANGUAGE_SELECTORS = ("html::attr(lang)", "meta[property='og:locale']::attr(cont
                       "meta[http-equiv='content-language']::attr(content)", "jsonld:inLanguage")
 # Byline words that are not part of a name: "par Alex", "Theo Minh Anh", "By Jo".
 BYLINE_PREFIX = re.compile(r"^(?:par|by|de|theo|bởi|tác giả|auteur)\s*:?\s+", re.IGNORECASE)
+VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
 AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
 
 
@@ -205,9 +206,15 @@ def _same_site(a: str, b: str) -> bool:
 
 
 def _cited_url(page: Selector, text: str, url: str, rules: ExtractionRules) -> str | None:
-    for pattern in rules.cited:
-        found = re.search(pattern, text)
-        if found:
-            cited = found.group(1) if found.groups() else found.group(0)
-            return canonicalize_url(urljoin(url, cited.rstrip(".,;)")))
+    """The original a republisher cites: searched in the body, then in the page's
+    visible text (vietnam.vn prints "Source : https://…" just after the body)."""
+    if not rules.cited:
+        return None
+    for haystack in (text, lambda: " ".join(page.xpath(VISIBLE_TEXT).getall())):
+        haystack = haystack() if callable(haystack) else haystack
+        for pattern in rules.cited:
+            found = re.search(pattern, haystack)
+            if found:
+                cited = found.group(1) if found.groups() else found.group(0)
+                return canonicalize_url(urljoin(url, cited.rstrip(".,;)")))
     return None

@@ -33,13 +33,14 @@ class ArchivePipeline:
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
         return cls(crawler)
 
-    def open_spider(self, spider: Spider) -> None:
+    def open_spider(self) -> None:
         self.archive = Archive.open(self.url)
         self.archive.sync_sources(load_sources(self.crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH).values())
-        self.run_id = self.archive.start_run(spider.name, getattr(spider, "run_args", None) or _spider_args(spider))
+        spider = self.crawler.spider
+        self.run_id = self.archive.start_run(spider.name, _spider_args(spider))
         logger.info("archive: %s, crawl run %d", self.url, self.run_id)
 
-    def process_item(self, item: PageItem, spider: Spider) -> PageItem:
+    def process_item(self, item: PageItem) -> PageItem:
         self.batch.append(FetchRecord(
             url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
             article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id))
@@ -54,7 +55,7 @@ class ArchivePipeline:
         for outcome in self.archive.record_fetches(batch):
             self.crawler.stats.inc_value(f"archive/{outcome}")
 
-    def close_spider(self, spider: Spider) -> None:
+    def close_spider(self) -> None:
         self.flush()
 
     def spider_closed(self, spider: Spider, reason: str) -> None:

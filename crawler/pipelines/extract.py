@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from scrapy import Spider
 from scrapy.crawler import Crawler
 
 from ..extract import NotAnArticle, extract_article
@@ -23,7 +22,7 @@ class ExtractPipeline:
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def process_item(self, item: PageItem, spider: Spider) -> PageItem:
+    def process_item(self, item: PageItem) -> PageItem:
         if item.html is None:
             return item
         try:
