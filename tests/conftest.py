@@ -19,6 +19,27 @@ EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
 
 
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_SCHEMA = "archive_test"
+
+
+def postgres_url() -> str:
+    """A fresh schema of the test PostgreSQL database; the test is skipped when none answers."""
+    pytest.importorskip("psycopg")
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {POSTGRES_SCHEMA}"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server here"
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
+    finally:
+        engine.dispose()
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{POSTGRES_SCHEMA}"
+
+
 def expected_pages() -> list[dict]:
     pages = []
     for path in sorted(EXPECTED_DIR.glob("*.json")):

@@ -114,6 +114,7 @@ class Archive:
                     with session.begin_nested():
                         outcomes.append(self._store(session, source_ids, record))
                 except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
+                    exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
                     logger.error("archive: could not store %s: %s", record.url, exc)
                     with session.begin_nested():
                         session.add(Fetch(
