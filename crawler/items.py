@@ -22,3 +22,10 @@ class PageItem:
     article: Article | None = None
     outcome: str | None = None
     error: str | None = None
+    # every URL that led here: the requested one and any redirect hops
+    urls: tuple[str, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    raw_hash: str | None = None
+    # raw-body hash of the archived article at this URL, when there is one
+    known_raw_hash: str | None = None

@@ -17,6 +17,12 @@ SOURCES_FILE = None
 ARCHIVE_URL = None
 # Items written per transaction (each item still has its own savepoint).
 ARCHIVE_BATCH_SIZE = 50
+# Re-fetch known articles with If-None-Match / If-Modified-Since from the archive.
+ARCHIVE_CONDITIONAL_REQUESTS = True
+
+# -- Cited sources -------------------------------------------------------------
+# Crawl the original a page cites ("Source : https://…") when a configured source covers it.
+CITED_FOLLOW = True
 
 # -- Offline mirror ----------------------------------------------------------
 # Fetch https://host/path from MIRROR_URL/host/path instead; "bundled" serves the
@@ -44,9 +50,14 @@ DOWNLOAD_HANDLERS = {
     "https": "crawler.mirror.handler.MirrorDownloadHandler",
 }
 
-# fetch -> extract -> store
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.conditional.ConditionalRequestMiddleware": 560,
+}
+
+# fetch -> extract -> (follow cited) -> dedup + store
 ITEM_PIPELINES = {
     "crawler.pipelines.extract.ExtractPipeline": 300,
+    "crawler.pipelines.cited.FollowCitedPipeline": 400,
     "crawler.pipelines.archive.ArchivePipeline": 800,
 }
 

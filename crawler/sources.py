@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .urls import canonicalize_url
+
 DEFAULT_SEEDS_PATH = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
@@ -43,6 +45,11 @@ class ExtractionRules:
     canonical: tuple[str, ...] = ()
     cited: tuple[str, ...] = ()
     date_patterns: tuple[str, ...] = ()
+    # Lines of body text dropped whole: counters, reading times, relative dates.
+    drop_lines: tuple[str, ...] = ()
+    # Old and AMP hosts -> main host, as (alias, host) pairs.
+    host_aliases: tuple[tuple[str, str], ...] = ()
+    trailing_slash: str = "keep"
     dayfirst: bool = True
     timezone: str = "UTC"
     language: str | None = None
@@ -66,13 +73,18 @@ class Source:
     def owns(self, url: str) -> bool:
         return any(_host_in(url, domain) for domain in self.domains)
 
+    def canonical(self, url: str) -> str:
+        """The URL as this source's articles are stored under (host aliases, slashes, trackers)."""
+        return canonicalize_url(url, self.rules.host_aliases, self.rules.trailing_slash)
+
 
 SOURCE_KEYS = {f.name for f in fields(Source)} - {"name", "rules"}
 RULE_KEYS = {f.name for f in fields(ExtractionRules)} - {"timezone", "language"}
 LIST_KEYS = {"domains", "start_urls", "feeds", "sitemaps", "listings"} | {
     f.name for f in fields(ExtractionRules) if f.type.startswith("tuple")
-}
-REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern"}
+} - {"host_aliases"}
+REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern", "drop_lines"}
+TRAILING_SLASH_MODES = ("keep", "strip", "add")
 
 
 def load_sources(path: str | Path = DEFAULT_SEEDS_PATH) -> dict[str, Source]:
@@ -113,6 +125,8 @@ def _build_source(path: Path, name: str, entry: dict[str, Any], defaults: dict[s
     for key, value in entry.items():
         if key in RULE_KEYS:
             rule_values[key] = [*defaults.get("prune", []), *value] if key == "prune" else value
+    if "host_aliases" in rule_values:
+        rule_values["host_aliases"] = tuple(sorted((a.lower(), h.lower()) for a, h in rule_values["host_aliases"].items()))
     rules = ExtractionRules(
         **{k: tuple(v) if k in LIST_KEYS else v for k, v in rule_values.items()},
         timezone=entry["timezone"],
@@ -140,6 +154,10 @@ def _check_entry(path: Path, where: str, entry: dict[str, Any], allowed: set[str
 
 def _check_type(path: Path, where: str, key: str, value: Any) -> None:
     expected: type | tuple[type, ...] = str
+    if key == "host_aliases":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise SourcesError(f"{path}: [{where}] {key}: expected a table of host = main host, got {value!r}")
+        return
     if key in LIST_KEYS:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise SourcesError(f"{path}: [{where}] {key}: expected a list of strings, got {value!r}")
@@ -147,6 +165,8 @@ def _check_type(path: Path, where: str, key: str, value: Any) -> None:
         expected = bool
     elif key == "min_text_chars":
         expected = int
+    elif key == "trailing_slash" and value not in TRAILING_SLASH_MODES:
+        raise SourcesError(f"{path}: [{where}] {key}: expected one of {', '.join(TRAILING_SLASH_MODES)}, got {value!r}")
     if key not in LIST_KEYS and not isinstance(value, expected):
         raise SourcesError(f"{path}: [{where}] {key}: expected {expected.__name__}, got {value!r}")
     if key in REGEX_KEYS:

@@ -70,7 +70,8 @@ def test_fetch_without_article_is_recorded_with_its_reason(archive):
 
 def test_a_bad_record_is_rolled_back_alone(archive):
     naive = replace(ARTICLE, url="https://znews.vn/b-post2.html", published_at=datetime(2025, 7, 1))
-    outcomes = archive.record_fetches([visit(), visit(naive), visit(replace(ARTICLE, url="https://znews.vn/c-post3.html"))])
+    other = replace(ARTICLE, url="https://znews.vn/c-post3.html", title="Bài khác", text="Một bài hoàn toàn khác.")
+    outcomes = archive.record_fetches([visit(), visit(naive), visit(other)])
     assert outcomes == ["new", "error", "new"]
     assert archive.count(ArticleVersion) == 2
     with archive.session() as session:

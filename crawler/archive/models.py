@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, MetaData, String, Text,
-    TypeDecorator, UniqueConstraint,
+    JSON, BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, MetaData, SmallInteger,
+    String, Text, TypeDecorator, UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -27,6 +27,7 @@ NAMING_CONVENTION = {
 
 FETCH_OUTCOMES = ("new", "changed", "unchanged", "not_modified", "gone", "error", "skipped")
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+LINK_KINDS = ("duplicate_of", "cites", "translation_of")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -91,6 +92,12 @@ class ArticleRow(Base):
     first_seen_at: Mapped[datetime]
     last_fetched_at: Mapped[datetime]
     last_changed_at: Mapped[datetime]
+    # HTTP validators and the raw body's SHA-256 from the last 200, for conditional re-fetch
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    raw_hash: Mapped[str | None] = mapped_column(String(64))
+    # set when the page answered 404/410; cleared when it comes back
+    gone_at: Mapped[datetime | None]
 
     source: Mapped[SourceRow] = relationship()
     versions: Mapped[list[ArticleVersion]] = relationship(
@@ -118,6 +125,14 @@ class ArticleVersion(Base):
     text: Mapped[str] = mapped_column(Text)
     cited_url: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # A return to an earlier state (A -> B -> A) is a new version pointing at the identical one.
+    same_as_version: Mapped[int | None]
+    # Size of the change from the previous version (version 1: everything added).
+    chars_added: Mapped[int] = mapped_column(default=0)
+    chars_removed: Mapped[int] = mapped_column(default=0)
+    words_added: Mapped[int] = mapped_column(default=0)
+    words_removed: Mapped[int] = mapped_column(default=0)
+    simhash: Mapped[int] = mapped_column(BigInteger, default=0)
 
     article: Mapped[ArticleRow] = relationship(back_populates="versions")
 
@@ -140,3 +155,42 @@ class Fetch(Base):
     http_status: Mapped[int | None]
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ArticleUrl(Base):
+    """Every URL that led to an article (requested, redirected to, canonical)."""
+
+    __tablename__ = "article_urls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text, unique=True)
+    first_seen_at: Mapped[datetime]
+
+
+class ArticleLink(Base):
+    """A relation between two articles: a duplicate, a citation, a translation."""
+
+    __tablename__ = "article_links"
+    __table_args__ = (
+        UniqueConstraint("from_article_id", "to_article_id", "kind"),
+        CheckConstraint(f"kind IN {LINK_KINDS}", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    to_article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float] = mapped_column(Float)
+    detected_at: Mapped[datetime]
+
+
+class SimhashBand(Base):
+    """The banded index of version SimHashes: near-duplicate candidates by equality lookups."""
+
+    __tablename__ = "simhash_bands"
+
+    band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id", ondelete="CASCADE"), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))

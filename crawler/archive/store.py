@@ -1,14 +1,18 @@
 """The archive's verbs. Each public method is one transaction.
 
-Versioning rule: a fetch whose extracted content (title, authors, dates, summary,
-text) hashes the same as the article's newest version adds a fetch row and no
-version; anything else adds version n+1.
+Versioning rules (README "Versioning rules"):
+- a visit whose normalised content (title, authors, dates, summary, text) hashes the
+  same as the newest version adds a fetch and no version; anything else adds n+1;
+- a return to an earlier state is a new version with ``same_as_version`` set;
+- 304, or a raw body identical to the last one, is logged without extraction;
+- 404/410 on a known article marks it gone (versions kept); a later 200 clears that;
+- errors add a fetch row and change nothing else.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
@@ -16,15 +20,17 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
+from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
 from ..extract import Article
-from ..extract.text import content_hash
-from ..extract.urls import canonicalize_url
+from ..urls import canonicalize_url
 from ..sources import Source
 from .db import create_archive_engine
 from .migrate import upgrade
-from .models import ArticleRow, ArticleVersion, CrawlRun, Fetch, SourceRow
+from .models import ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Fetch, SimhashBand, SourceRow
 
 logger = logging.getLogger(__name__)
+GONE_STATUSES = (404, 410)
 
 
 @dataclass(frozen=True)
@@ -36,18 +42,36 @@ class FetchRecord:
     fetched_at: datetime
     http_status: int | None = None
     article: Article | None = None
-    outcome: str | None = None  # set for visits that produced no article: error, skipped
+    outcome: str | None = None  # for visits without an article: error, skipped, not_modified, unchanged
     error: str | None = None
     crawl_run_id: int | None = None
+    # every URL that led here (requested, redirected); the article's canonical URL is added
+    urls: tuple[str, ...] = ()
+    etag: str | None = None
+    last_modified: str | None = None
+    raw_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class Validators:
+    """What a conditional re-fetch of a known article needs."""
+
+    article_id: int
+    url: str
+    etag: str | None
+    last_modified: str | None
+    raw_hash: str | None
+
+
+@dataclass
+class _Batch:
+    session: Session
+    source_ids: dict[str, int]
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def version_hash(article: Article) -> str:
-    dates = [d.isoformat() if d else "" for d in (article.published_at, article.modified_at)]
-    return content_hash(article.title, "\n".join(article.authors), *dates, article.summary, article.text)
 
 
 class Archive:
@@ -108,11 +132,11 @@ class Archive:
         """
         outcomes = []
         with self.session.begin() as session:
-            source_ids = dict(session.execute(select(SourceRow.name, SourceRow.id)).all())
+            batch = _Batch(session, dict(session.execute(select(SourceRow.name, SourceRow.id)).all()))
             for record in records:
                 try:
                     with session.begin_nested():
-                        outcomes.append(self._store(session, source_ids, record))
+                        outcomes.append(self._store(batch, record))
                 except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
                     exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
                     logger.error("archive: could not store %s: %s", record.url, exc)
@@ -124,62 +148,183 @@ class Archive:
                     outcomes.append("error")
         return outcomes
 
-    def _store(self, session: Session, source_ids: dict[str, int], record: FetchRecord) -> str:
+    def _store(self, batch: _Batch, record: FetchRecord) -> str:
+        session = batch.session
         fetch = Fetch(crawl_run_id=record.crawl_run_id, url=record.url, fetched_at=record.fetched_at,
                       http_status=record.http_status, error=record.error)
-        if record.article is None:
-            fetch.outcome = record.outcome or "error"
-            fetch.article_id = session.scalar(select(ArticleRow.id).where(ArticleRow.url == canonicalize_url(record.url)))
-            session.add(fetch)
-            return fetch.outcome
-        if record.source not in source_ids:
-            raise KeyError(f"unknown source {record.source!r}; sources are {sorted(source_ids)}")
-        article = record.article
-        row = session.scalar(select(ArticleRow).where(ArticleRow.url == article.url))
+        if record.article is not None:
+            row = self._article_row(batch, record)
+            fetch.outcome, fetch.version_id = self._save_version(batch, row, record)
+        else:
+            row = _find_article(session, record.url, *record.urls)
+            fetch.outcome = self._visit_without_article(session, row, record, fetch)
+        if row is not None:
+            fetch.article_id = row.id
+            if fetch.outcome not in ("error", "skipped"):
+                row.last_fetched_at = max(row.last_fetched_at, record.fetched_at)
+        session.add(fetch)
+        return fetch.outcome
+
+    def _visit_without_article(self, session: Session, row: ArticleRow | None, record: FetchRecord,
+                               fetch: Fetch) -> str:
+        if row is not None and record.http_status in GONE_STATUSES:
+            row.gone_at = row.gone_at or record.fetched_at
+            return "gone"
+        if row is not None and record.outcome in ("not_modified", "unchanged"):
+            fetch.version_id = _latest_version(session, row.id).id
+            row.gone_at = None
+            return record.outcome
+        if record.outcome in ("not_modified", "unchanged"):
+            fetch.error = f"{record.outcome} reported for {record.url}, which is not in the archive"
+            return "error"
+        return record.outcome or "error"
+
+    def _article_row(self, batch: _Batch, record: FetchRecord) -> ArticleRow:
+        session, article = batch.session, record.article
+        if record.source not in batch.source_ids:
+            raise KeyError(f"unknown source {record.source!r}; sources are {sorted(batch.source_ids)}")
+        row = _find_article(session, article.url, record.url, *record.urls)
         if row is None:
-            row = ArticleRow(source_id=source_ids[record.source], url=article.url,
+            row = _same_text_elsewhere_in_source(session, batch.source_ids[record.source], article)
+        if row is None:
+            row = ArticleRow(source_id=batch.source_ids[record.source], url=article.url,
                              first_seen_at=record.fetched_at, last_changed_at=record.fetched_at,
                              last_fetched_at=record.fetched_at)
             session.add(row)
             session.flush()
-        latest = self._latest_version(session, row.id)
-        digest = version_hash(article)
-        row.last_fetched_at = max(row.last_fetched_at, record.fetched_at)
-        if latest is not None and latest.content_hash == digest:
-            fetch.outcome, fetch.version_id = "unchanged", latest.id
-        else:
-            version = _version_row(article, digest, row.id, (latest.version if latest else 0) + 1, record.fetched_at)
-            session.add(version)
-            session.flush()
-            row.last_changed_at = record.fetched_at
-            fetch.outcome, fetch.version_id = ("changed" if latest else "new"), version.id
-        fetch.article_id = row.id
-        session.add(fetch)
-        return fetch.outcome
+        for url in dict.fromkeys((article.url, record.url, *record.urls)):
+            if session.scalar(select(ArticleUrl.id).where(ArticleUrl.url == url)) is None:
+                session.add(ArticleUrl(article_id=row.id, url=url, first_seen_at=record.fetched_at))
+        row.etag, row.last_modified = record.etag, record.last_modified
+        row.raw_hash = record.raw_hash or row.raw_hash
+        row.gone_at = None
+        return row
 
-    @staticmethod
-    def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:
-        return session.scalar(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
-                              .order_by(ArticleVersion.version.desc()).limit(1))
+    def _save_version(self, batch: _Batch, row: ArticleRow, record: FetchRecord) -> tuple[str, int]:
+        session, article = batch.session, record.article
+        latest = _latest_version(session, row.id)
+        digest = version_hash(article)
+        if latest is not None and latest.content_hash == digest:
+            return "unchanged", latest.id
+        size = change_size(latest.text if latest else None, article.text)
+        earlier = session.scalar(select(ArticleVersion.version).where(
+            ArticleVersion.article_id == row.id, ArticleVersion.content_hash == digest)
+            .order_by(ArticleVersion.version).limit(1))
+        fingerprint = simhash(article.text)
+        version = ArticleVersion(
+            article_id=row.id, version=(latest.version if latest else 0) + 1, fetched_at=record.fetched_at,
+            title=article.title, authors=list(article.authors), published_at=article.published_at,
+            modified_at=article.modified_at, language=article.language, section=article.section,
+            tags=list(article.tags), summary=article.summary, text=article.text, cited_url=article.cited_url,
+            content_hash=digest, same_as_version=earlier, simhash=fingerprint,
+            chars_added=size.chars_added, chars_removed=size.chars_removed,
+            words_added=size.words_added, words_removed=size.words_removed)
+        session.add(version)
+        session.flush()
+        session.add_all(SimhashBand(band=band, value=value, version_id=version.id, article_id=row.id)
+                        for band, value in enumerate(simhash_bands(fingerprint)))
+        row.last_changed_at = record.fetched_at
+        self._link(batch, row, version)
+        return ("changed" if latest else "new"), version.id
+
+    # -- links between articles -------------------------------------------
+
+    def _link(self, batch: _Batch, row: ArticleRow, version: ArticleVersion) -> None:
+        session = batch.session
+        for other_id, distance in _near_duplicates(session, row.id, version.simhash):
+            first, second = sorted((row, session.get(ArticleRow, other_id)), key=lambda a: (a.first_seen_at, a.id))
+            _add_link(session, second.id, first.id, "duplicate_of", 1 - distance / 64, batch.now)
+        if version.cited_url:
+            cited = _find_article(session, version.cited_url)
+            if cited is not None and cited.id != row.id:
+                _add_link(session, row.id, cited.id, _citation_kind(session, version, cited), 1.0, batch.now)
+        # articles archived earlier that cite this one
+        urls = select(ArticleUrl.url).where(ArticleUrl.article_id == row.id)
+        for citing in session.scalars(select(ArticleVersion).where(ArticleVersion.cited_url.in_(urls))):
+            if citing.article_id != row.id:
+                _add_link(session, citing.article_id, row.id, _citation_kind(session, citing, row), 1.0, batch.now)
 
     # -- reading ------------------------------------------------------------
 
-    def versions_of(self, url: str) -> list[ArticleVersion]:
-        """All versions of the article stored under ``url`` (canonicalised), oldest first."""
+    def validators(self, *urls: str) -> Validators | None:
+        """ETag, Last-Modified and raw-body hash of the article any of ``urls`` leads to."""
         with self.session() as session:
-            return list(session.scalars(
-                select(ArticleVersion).join(ArticleRow).where(ArticleRow.url == canonicalize_url(url))
-                .order_by(ArticleVersion.version)))
+            row = _find_article(session, *urls)
+            if row is None:
+                return None
+            return Validators(row.id, row.url, row.etag, row.last_modified, row.raw_hash)
+
+    def article_for(self, url: str) -> ArticleRow | None:
+        with self.session() as session:
+            return _find_article(session, url)
+
+    def versions_of(self, url: str) -> list[ArticleVersion]:
+        """All versions of the article any of its URLs leads to, oldest first."""
+        with self.session() as session:
+            row = _find_article(session, url)
+            if row is None:
+                return []
+            return list(session.scalars(select(ArticleVersion).where(ArticleVersion.article_id == row.id)
+                                        .order_by(ArticleVersion.version)))
+
+    def links_of(self, url: str) -> list[ArticleLink]:
+        with self.session() as session:
+            row = _find_article(session, url)
+            if row is None:
+                return []
+            return list(session.scalars(select(ArticleLink).where(
+                (ArticleLink.from_article_id == row.id) | (ArticleLink.to_article_id == row.id))))
 
     def count(self, model: type) -> int:
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(model))
 
 
-def _version_row(article: Article, digest: str, article_id: int, number: int, fetched_at: datetime) -> ArticleVersion:
-    return ArticleVersion(
-        article_id=article_id, version=number, fetched_at=fetched_at, title=article.title,
-        authors=list(article.authors), published_at=article.published_at, modified_at=article.modified_at,
-        language=article.language, section=article.section, tags=list(article.tags),
-        summary=article.summary, text=article.text, cited_url=article.cited_url, content_hash=digest,
-    )
+def _find_article(session: Session, *urls: str) -> ArticleRow | None:
+    """The article any of these URLs (raw or canonical) is known under."""
+    candidates = list(dict.fromkeys(u for url in urls if url for u in (url, canonicalize_url(url))))
+    if not candidates:
+        return None
+    return session.scalar(select(ArticleRow).join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
+                          .where(ArticleUrl.url.in_(candidates)).limit(1))
+
+
+def _same_text_elsewhere_in_source(session: Session, source_id: int, article: Article) -> ArticleRow | None:
+    """The same source serving the identical article under another URL is one article."""
+    return session.scalar(select(ArticleRow).join(ArticleVersion).where(
+        ArticleRow.source_id == source_id, ArticleVersion.content_hash == version_hash(article)).limit(1))
+
+
+def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:
+    return session.scalar(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
+                          .order_by(ArticleVersion.version.desc()).limit(1))
+
+
+def _near_duplicates(session: Session, article_id: int, fingerprint: int) -> list[tuple[int, int]]:
+    """Other articles with a version within NEAR_DUPLICATE_BITS, found through the band index."""
+    if fingerprint == 0:
+        return []
+    bands = simhash_bands(fingerprint)
+    clauses = [(SimhashBand.band == band) & (SimhashBand.value == value) for band, value in enumerate(bands)]
+    query = (select(SimhashBand.article_id, ArticleVersion.simhash).join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
+             .where(SimhashBand.article_id != article_id).where(clauses[0] | clauses[1] | clauses[2] | clauses[3]))
+    best: dict[int, int] = {}
+    for other_id, other in session.execute(query):
+        distance = hamming(fingerprint, other)
+        if distance <= NEAR_DUPLICATE_BITS and distance < best.get(other_id, 65):
+            best[other_id] = distance
+    return sorted(best.items())
+
+
+def _citation_kind(session: Session, citing: ArticleVersion, cited: ArticleRow) -> str:
+    cited_latest = _latest_version(session, cited.id)
+    if cited_latest and citing.language and cited_latest.language and citing.language != cited_latest.language:
+        return "translation_of"
+    return "cites"
+
+
+def _add_link(session: Session, from_id: int, to_id: int, kind: str, score: float, now: datetime) -> None:
+    exists = session.scalar(select(ArticleLink.id).where(
+        ArticleLink.from_article_id == from_id, ArticleLink.to_article_id == to_id, ArticleLink.kind == kind))
+    if exists is None:
+        session.add(ArticleLink(from_article_id=from_id, to_article_id=to_id, kind=kind, score=score, detected_at=now))

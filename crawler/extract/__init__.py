@@ -2,6 +2,6 @@
 
 from .article import Article, NotAnArticle, extract_article
 from .dates import parse_datetime
-from .urls import canonicalize_url
+from ..urls import canonicalize_url
 
 __all__ = ["Article", "NotAnArticle", "extract_article", "parse_datetime", "canonicalize_url"]

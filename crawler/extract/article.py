@@ -21,7 +21,7 @@ from ..sources import ExtractionRules
 from .dates import parse_datetime
 from .metadata import jsonld_article, select_all, select_first
 from .text import clean_line, clean_text
-from .urls import canonicalize_url
+from ..urls import canonicalize_url
 
 # Below this share of the body element's own text, trafilatura is taken to have
 # dropped real paragraphs (short captions, one-line quotes) and stage 2 is used.
@@ -103,10 +103,19 @@ def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> str:
     else:
         text = _trafilatura_text(lxml.html.tostring(root, encoding="unicode"), url)
         where = f"whole page (no match for body selectors {list(rules.body)})"
+    text = _drop_lines(text, rules.drop_lines)
     if len(text) < rules.min_text_chars:
         raise NotAnArticle(f"no article body: {len(text)} characters of text in {where}, "
                            f"fewer than min_text_chars={rules.min_text_chars}")
     return text
+
+
+def _drop_lines(text: str, patterns: tuple[str, ...]) -> str:
+    """Remove whole lines of volatile page noise (counters, reading times, relative dates)."""
+    if not patterns:
+        return text
+    noise = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    return "\n".join(line for line in text.split("\n") if not noise.fullmatch(line))
 
 
 def _trafilatura_text(html: str, url: str) -> str:
@@ -193,8 +202,8 @@ def _canonical_url(page: Selector, url: str, rules: ExtractionRules) -> str:
     if declared:
         candidate = urljoin(url, declared)
         if urlsplit(candidate).scheme in ("http", "https") and _same_site(url, candidate):
-            return canonicalize_url(candidate)
-    return canonicalize_url(url)
+            return canonicalize_url(candidate, rules.host_aliases, rules.trailing_slash)
+    return canonicalize_url(url, rules.host_aliases, rules.trailing_slash)
 
 
 def _same_site(a: str, b: str) -> bool:

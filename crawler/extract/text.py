@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 
@@ -29,12 +28,3 @@ def clean_text(value: str) -> str:
         if line:
             lines.append(line)
     return "\n".join(lines)
-
-
-def content_hash(*parts: str | None) -> str:
-    """SHA-256 over the fields whose change makes a new version."""
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update((part or "").encode("utf-8"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()

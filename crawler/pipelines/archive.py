@@ -8,7 +8,7 @@ import logging
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
-from ..archive.db import archive_url
+from ..archive.shared import archive_for
 from ..archive.store import Archive, FetchRecord
 from ..items import PageItem
 from ..sources import DEFAULT_SEEDS_PATH, load_sources
@@ -22,7 +22,7 @@ RUN_STATUS = {"finished": "finished", "shutdown": "interrupted", "closespider_ti
 class ArchivePipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.url = archive_url(crawler.settings.get("ARCHIVE_URL"))
+        self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 50)
         self.batch: list[FetchRecord] = []
         self.archive: Archive | None = None
@@ -34,16 +34,20 @@ class ArchivePipeline:
         return cls(crawler)
 
     def open_spider(self) -> None:
-        self.archive = Archive.open(self.url)
-        self.archive.sync_sources(load_sources(self.crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH).values())
+        self.archive = archive_for(self.crawler)
+        self.archive.sync_sources(self.sources.values())
         spider = self.crawler.spider
         self.run_id = self.archive.start_run(spider.name, _spider_args(spider))
-        logger.info("archive: %s, crawl run %d", self.url, self.run_id)
+        logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
     def process_item(self, item: PageItem) -> PageItem:
+        source = self.sources.get(item.source)
+        urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls
         self.batch.append(FetchRecord(
             url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
-            article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id))
+            article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id,
+            urls=tuple(dict.fromkeys(urls)), etag=item.etag, last_modified=item.last_modified,
+            raw_hash=item.raw_hash))
         if len(self.batch) >= self.batch_size:
             self.flush()
         return item
@@ -63,7 +67,6 @@ class ArchivePipeline:
             return
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
         self.archive.finish_run(self.run_id, RUN_STATUS.get(reason, "failed"), stats)
-        self.archive.close()
 
 
 def _spider_args(spider: Spider) -> dict[str, str]:

@@ -25,6 +25,11 @@ class ExtractPipeline:
     def process_item(self, item: PageItem) -> PageItem:
         if item.html is None:
             return item
+        if item.raw_hash and item.raw_hash == item.known_raw_hash:
+            # The server ignored our validators but sent the very bytes we archived.
+            item.outcome, item.html = "unchanged", None
+            self.stats.inc_value("extract/skipped_identical_body")
+            return item
         try:
             item.article = extract_article(item.html, item.url, self.sources[item.source].rules)
             self.stats.inc_value("extract/article")

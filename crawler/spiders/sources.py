@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 from typing import Any, AsyncIterator
 
@@ -51,34 +52,51 @@ class SourcesSpider(Spider):
             self.targets.append((url, source))
         if not self.url_list:
             self.targets = [(url, s) for s in self.sources.values() for url in s.start_urls]
-        self.allowed_domains = sorted({d for s in self.sources.values() for d in s.domains})
+        # cited originals may be on any configured source, so all of them are on-site
+        self.allowed_domains = sorted({d for s in all_sources.values() for d in s.domains})
 
     async def start(self) -> AsyncIterator[Request]:
         for url, source in self.targets:
             yield self.article_request(url, source)
 
     def article_request(self, url: str, source: Source) -> Request:
-        # Every status reaches parse_article, so a 404 is archived as a fetch too.
+        # Every status reaches parse_article, so a 304 or 404 is archived as a fetch too.
         return Request(url, callback=self.parse_article, errback=self.fetch_failed,
                        meta={"source": source.name, "handle_httpstatus_all": True})
 
     def parse_article(self, response: Response) -> PageItem:
         item = PageItem(url=response.url, source=response.meta["source"], fetched_at=_now(),
-                        http_status=response.status)
-        if response.status >= 400:
+                        http_status=response.status, urls=_urls(response.request, response.url),
+                        known_raw_hash=response.meta.get("archive_raw_hash"))
+        if response.status == 304:
+            item.outcome = "not_modified"
+        elif response.status >= 400:
             item.outcome, item.error = "error", f"HTTP {response.status} for {response.url}"
         elif not isinstance(response, TextResponse):
             content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "none"
             item.outcome, item.error = "skipped", f"not a text page (Content-Type: {content_type})"
         else:
             item.html = response.text
+            item.raw_hash = hashlib.sha256(response.body).hexdigest()
+            item.etag = _header(response, b"ETag")
+            item.last_modified = _header(response, b"Last-Modified")
         return item
 
     def fetch_failed(self, failure: Failure) -> PageItem:
         request = failure.request
         outcome = "skipped" if failure.check(IgnoreRequest) else "error"
-        return PageItem(url=request.url, source=request.meta["source"], fetched_at=_now(),
+        return PageItem(url=request.url, source=request.meta["source"], fetched_at=_now(), urls=_urls(request, request.url),
                         outcome=outcome, error=f"{failure.type.__name__}: {failure.getErrorMessage()}")
+
+
+def _urls(request: Request | None, final_url: str) -> tuple[str, ...]:
+    hops = request.meta.get("redirect_urls", []) if request is not None else []
+    return tuple(dict.fromkeys([*hops, final_url]))
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
 
 
 def _split(value: str | None) -> list[str]:
