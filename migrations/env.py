@@ -28,7 +28,8 @@ def run_online() -> None:
     if connection is not None:
         run_migrations(connection)
         return
-    engine = create_archive_engine(archive_url(context.get_x_argument(as_dictionary=True).get("url")))
+    url = archive_url(context.get_x_argument(as_dictionary=True).get("url"))
+    engine = create_archive_engine(url, foreign_keys=False)  # batch mode drops and copies tables
     with engine.connect() as connection:
         run_migrations(connection)
     engine.dispose()

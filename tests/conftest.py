@@ -20,7 +20,8 @@ SHARED_FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures"
 
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-POSTGRES_SCHEMA = "archive_test"
+# one schema per test process, so parallel runs on one server do not collide
+POSTGRES_SCHEMA = f"archive_test_{os.getpid()}"
 
 
 def postgres_url() -> str:
@@ -38,6 +39,15 @@ def postgres_url() -> str:
     finally:
         engine.dispose()
     return f"{POSTGRES_URL}?options=-csearch_path%3D{POSTGRES_SCHEMA}"
+
+
+def drop_postgres_schema() -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE"))
+    engine.dispose()
 
 
 def expected_pages() -> list[dict]:

@@ -45,3 +45,54 @@ def test_alembic_command_line_uses_archive_url(tmp_path):
         subprocess.run([sys.executable, "-m", "alembic", *args], cwd=PROJECT_ROOT, env=env, check=True,
                        capture_output=True)
     assert TABLES <= names(path, "table")
+
+
+def test_upgrade_from_foundation_schema_with_data(tmp_path):
+    """An archive written by 0001 upgrades to head keeping and re-deriving its data."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import text
+
+    from crawler.archive.store import Archive, FetchRecord
+    from crawler.dedup import version_hash
+    from crawler.extract import Article
+    from crawler.sources import load_sources
+
+    path = tmp_path / "old.db"
+    engine = create_archive_engine(f"sqlite:///{path}")
+    upgrade(engine, "0001")
+    with engine.begin() as db:
+        db.execute(text("INSERT INTO sources (id, name, language, timezone, domains) VALUES (1, 'znews', 'vi', 'Asia/Ho_Chi_Minh', '[\"znews.vn\"]')"))
+        db.execute(text("INSERT INTO articles VALUES (1, 1, 'https://znews.vn/a-post1.html', '2025-07-01 00:00:00', '2025-07-02 00:00:00', '2025-07-02 00:00:00')"))
+        for version, body in ((1, "Thế giới. Bản đầu."), (2, "Thế giới. Bản sửa.")):
+            db.execute(text("""INSERT INTO article_versions (article_id, version, fetched_at, title, authors, published_at,
+                               modified_at, language, section, tags, summary, text, content_hash)
+                               VALUES (1, :v, '2025-07-0' || :v || ' 00:00:00', 'Tiêu đề', '["Hoàng Vũ"]', '2025-06-30 22:30:00',
+                               NULL, 'vi', NULL, '[]', NULL, :t, 'old-hash')"""), {"v": version, "t": body})
+    upgrade(engine)
+    with engine.connect() as db:
+        rows = db.execute(text("SELECT version, content_hash, simhash, words_added, same_as_version FROM article_versions ORDER BY version")).all()
+        assert all(r.content_hash != "old-hash" for r in rows)
+        assert rows[1].words_added == 1 and rows[1].same_as_version is None
+        assert db.execute(text("SELECT count(*) FROM simhash_bands")).scalar() == 8
+        assert db.execute(text("SELECT url FROM article_urls")).scalar() == "https://znews.vn/a-post1.html"
+        assert db.execute(text("SELECT version FROM latest_versions")).scalar() == 2
+        assert db.execute(text("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'ban sua'")).scalar() == 1
+        assert db.execute(text("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH 'ban dau'")).scalar() == 0
+    engine.dispose()
+
+    # the next crawl of the unchanged article adds no version
+    archive = Archive(create_archive_engine(f"sqlite:///{path}"))
+    archive.sync_sources(load_sources().values())
+    same = Article(url="https://znews.vn/a-post1.html", title="Tiêu đề", authors=("Hoàng Vũ",),
+                   published_at=datetime(2025, 6, 30, 22, 30, tzinfo=timezone.utc), modified_at=None, language="vi",
+                   section=None, tags=(), summary=None, text="Thế giới. Bản sửa.")
+    assert archive.versions_of(same.url)[-1].content_hash == version_hash(same)
+    assert archive.record_fetch(FetchRecord(url=same.url, source="znews", article=same,
+                                            fetched_at=datetime(2025, 7, 3, tzinfo=timezone.utc))) == "unchanged"
+
+    downgrade(archive.engine, "0001")
+    assert "article_urls" not in names(path, "table") and "latest_versions" in names(path, "view")
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM article_versions").fetchone()[0] == 2
+    archive.close()

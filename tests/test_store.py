@@ -10,7 +10,7 @@ from crawler.archive.models import ArticleVersion, Fetch
 from crawler.archive.store import Archive, FetchRecord
 from crawler.extract import Article
 from crawler.sources import load_sources
-from tests.conftest import postgres_url
+from tests.conftest import drop_postgres_schema, postgres_url
 
 T0 = datetime(2025, 7, 2, 0, 0, tzinfo=timezone.utc)
 ARTICLE = Article(
@@ -27,13 +27,15 @@ def archive(request, tmp_path):
     archive.sync_sources(load_sources().values())
     yield archive
     if request.param == "postgresql":
-        downgrade(archive.engine, "base")
+        downgrade(archive.engine, "base")  # proves the downgrade on PostgreSQL too
     archive.close()
+    if request.param == "postgresql":
+        drop_postgres_schema()
 
 
 def visit(article=ARTICLE, minutes=0, **fields):
-    return FetchRecord(url=article.url if article else "https://znews.vn/x.html", source="znews",
-                       fetched_at=T0 + timedelta(minutes=minutes), http_status=200, article=article, **fields)
+    fields = {"url": article.url if article else "https://znews.vn/x.html", "http_status": 200, **fields}
+    return FetchRecord(source="znews", fetched_at=T0 + timedelta(minutes=minutes), article=article, **fields)
 
 
 def test_unchanged_refetch_adds_a_fetch_and_no_version(archive):
@@ -82,3 +84,86 @@ def test_a_bad_record_is_rolled_back_alone(archive):
 
 def test_unknown_source_is_an_error_fetch_not_a_crash(archive):
     assert archive.record_fetch(replace(visit(), source="nope")) == "error"
+
+
+# -- versions you can trust -------------------------------------------------------
+
+def test_cosmetic_changes_make_no_version(archive):
+    archive.record_fetch(visit())
+    cosmetic = replace(ARTICLE, text="Đoạn  một.\n\nĐoạn hai.", title="Tiêu đề ")
+    assert archive.record_fetch(visit(cosmetic, minutes=5)) == "unchanged"
+
+
+def test_flip_flop_is_a_new_version_pointing_at_the_identical_one(archive):
+    edited = replace(ARTICLE, text="Đoạn một.\nĐoạn hai đã sửa.")
+    outcomes = [archive.record_fetch(visit(a, minutes=m)) for m, a in enumerate([ARTICLE, edited, ARTICLE])]
+    assert outcomes == ["new", "changed", "changed"]
+    versions = archive.versions_of(ARTICLE.url)
+    assert [(v.version, v.same_as_version) for v in versions] == [(1, None), (2, None), (3, 1)]
+    assert (versions[1].words_added, versions[1].words_removed) == (3, 1)
+
+
+def test_not_modified_and_identical_body_need_no_article(archive):
+    archive.record_fetch(visit())
+    assert archive.record_fetch(visit(None, minutes=1, url=ARTICLE.url, outcome="not_modified", http_status=304)) == "not_modified"
+    assert archive.record_fetch(visit(None, minutes=2, url=ARTICLE.url, outcome="unchanged")) == "unchanged"
+    assert archive.count(ArticleVersion) == 1
+    assert archive.record_fetch(visit(None, url="https://znews.vn/new-post9.html", outcome="not_modified")) == "error"
+
+
+def test_gone_keeps_versions_and_comes_back(archive):
+    archive.record_fetch(visit())
+    assert archive.record_fetch(visit(None, minutes=1, http_status=404, outcome="error", urls=(ARTICLE.url,))) == "gone"
+    assert archive.article_for(ARTICLE.url).gone_at == T0 + timedelta(minutes=1)
+    assert len(archive.versions_of(ARTICLE.url)) == 1
+    assert archive.record_fetch(visit(minutes=2)) == "unchanged"
+    assert archive.article_for(ARTICLE.url).gone_at is None
+
+
+def test_server_error_changes_nothing(archive):
+    archive.record_fetch(visit())
+    before = archive.article_for(ARTICLE.url)
+    assert archive.record_fetch(visit(None, minutes=9, http_status=503, outcome="error", urls=(ARTICLE.url,))) == "error"
+    after = archive.article_for(ARTICLE.url)
+    assert (after.last_fetched_at, after.gone_at) == (before.last_fetched_at, None)
+
+
+def test_every_url_that_led_to_an_article_finds_it(archive):
+    archive.record_fetch(visit(urls=("http://zingnews.vn/a-post1.html?utm_source=x", "https://znews.vn/a-post1.html")))
+    assert archive.versions_of("http://zingnews.vn/a-post1.html?utm_source=x")
+    assert archive.validators("http://zingnews.vn/a-post1.html?utm_source=x").url == ARTICLE.url
+
+
+LONG = "\n".join(f"Đoạn {i}: Meta chi hàng tỷ USD để tuyển các nhà nghiên cứu AI hàng đầu từ OpenAI." for i in range(40))
+
+
+def test_near_duplicate_on_another_source_is_linked_not_merged(archive):
+    original = replace(ARTICLE, text=LONG)
+    copy = replace(original, url="https://dantri.com.vn/cong-nghe/ban-sao-20250702002436713.htm",
+                   text=LONG.replace("Đoạn 7:", "Phần 7:"))
+    archive.record_fetch(visit(original))
+    archive.record_fetch(replace(visit(copy, minutes=5), source="dantri"))
+    (link,) = archive.links_of(copy.url)
+    assert link.kind == "duplicate_of" and link.score > 0.9
+    assert archive.article_for(link.to_article_id and ARTICLE.url).id == link.to_article_id
+    assert archive.count(ArticleVersion) == 2
+
+
+def test_same_text_at_another_url_of_the_same_source_is_the_same_article(archive):
+    archive.record_fetch(visit())
+    moved = replace(ARTICLE, url="https://znews.vn/tieu-de-moi-post1.html")
+    assert archive.record_fetch(visit(moved, minutes=3)) == "unchanged"
+    assert archive.versions_of("https://znews.vn/tieu-de-moi-post1.html")[0].article_id == archive.article_for(ARTICLE.url).id
+
+
+@pytest.mark.parametrize("original_first", [True, False])
+def test_translation_is_linked_whichever_is_archived_first(archive, original_first):
+    original = visit()
+    translation = replace(visit(replace(ARTICLE, url="https://www.vietnam.vn/fr/tieu-de", language="fr",
+                                        title="Titre", text="Un texte en français.", cited_url=ARTICLE.url)),
+                          source="vietnamvn")
+    for record in ([original, translation] if original_first else [translation, original]):
+        archive.record_fetch(record)
+    (link,) = archive.links_of(ARTICLE.url)
+    assert link.kind == "translation_of"
+    assert link.from_article_id == archive.article_for("https://www.vietnam.vn/fr/tieu-de").id

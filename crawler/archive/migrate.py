@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from .db import create_archive_engine
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -19,14 +21,19 @@ def alembic_config() -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema in one transaction (a new user never runs alembic)."""
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    _run(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    _run(engine, command.downgrade, revision)
+
+
+def _run(engine: Engine, step, revision: str) -> None:  # noqa: ANN001
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    migration_engine = create_archive_engine(engine.url.render_as_string(hide_password=False), foreign_keys=False)
+    try:
+        with migration_engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+    finally:
+        migration_engine.dispose()

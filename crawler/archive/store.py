@@ -172,6 +172,7 @@ class Archive:
             return "gone"
         if row is not None and record.outcome in ("not_modified", "unchanged"):
             fetch.version_id = _latest_version(session, row.id).id
+            _remember_urls(session, row, (record.url, *record.urls), record.fetched_at)
             row.gone_at = None
             return record.outcome
         if record.outcome in ("not_modified", "unchanged"):
@@ -192,9 +193,7 @@ class Archive:
                              last_fetched_at=record.fetched_at)
             session.add(row)
             session.flush()
-        for url in dict.fromkeys((article.url, record.url, *record.urls)):
-            if session.scalar(select(ArticleUrl.id).where(ArticleUrl.url == url)) is None:
-                session.add(ArticleUrl(article_id=row.id, url=url, first_seen_at=record.fetched_at))
+        _remember_urls(session, row, (article.url, record.url, *record.urls), record.fetched_at)
         row.etag, row.last_modified = record.etag, record.last_modified
         row.raw_hash = record.raw_hash or row.raw_hash
         row.gone_at = None
@@ -287,6 +286,12 @@ def _find_article(session: Session, *urls: str) -> ArticleRow | None:
         return None
     return session.scalar(select(ArticleRow).join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
                           .where(ArticleUrl.url.in_(candidates)).limit(1))
+
+
+def _remember_urls(session: Session, row: ArticleRow, urls: Iterable[str], seen_at: datetime) -> None:
+    for url in dict.fromkeys(urls):
+        if session.scalar(select(ArticleUrl.id).where(ArticleUrl.url == url)) is None:
+            session.add(ArticleUrl(article_id=row.id, url=url, first_seen_at=seen_at))
 
 
 def _same_text_elsewhere_in_source(session: Session, source_id: int, article: Article) -> ArticleRow | None:

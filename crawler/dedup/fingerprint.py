@@ -18,7 +18,9 @@ TYPOGRAPHY = str.maketrans({
     "\u2026": "...", "\u00ad": None, "\u200b": None, "\u200c": None, "\u200d": None, "\ufeff": None,
 })
 WHITESPACE = re.compile(r"\s+")
-SPACE_BEFORE_PUNCT = re.compile(r"\s+([,.;:!?%)\]\"'])|([(\[\"'])\s+")
+# French spacing ("mot : « x »") vs English ("mot: "x""): spaces around quotes, before
+# closing punctuation and after opening brackets are not content.
+SPACE_AROUND_PUNCT = re.compile(r"\s*([\"'])\s*|\s+([,.;:!?%)\]])|([(\[])\s+")
 WORD = re.compile(r"\w+", re.UNICODE)
 
 SIMHASH_BITS = 64
@@ -43,7 +45,7 @@ def normalize_for_hash(value: str | None) -> str:
     """The text as compared for changes: NFC, plain quotes/dashes, one space everywhere."""
     value = unicodedata.normalize("NFC", value or "").translate(TYPOGRAPHY)
     value = WHITESPACE.sub(" ", value).strip()
-    return SPACE_BEFORE_PUNCT.sub(lambda m: m.group(1) or m.group(2), value)
+    return SPACE_AROUND_PUNCT.sub(lambda m: m.group(1) or m.group(2) or m.group(3), value)
 
 
 def version_hash(article: Versionable) -> str:

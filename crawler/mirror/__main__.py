@@ -17,10 +17,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
     parser.add_argument("--root", type=Path, default=BUNDLED_WEB, help="recorded web directory (default: the bundled one)")
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument("--etags", action="store_true", help="send an ETag made from each file's bytes and answer 304s")
     args = parser.parse_args(argv)
     if not args.root.is_dir():
         parser.error(f"--root {args.root}: not a directory")
-    server = MirrorServer(args.root, args.host, args.port, verbose=not args.quiet)
+    server = MirrorServer(args.root, args.host, args.port, verbose=not args.quiet, etags=args.etags)
     print(f"Serving {args.root} at {server.url}  (crawl with -s MIRROR_URL={server.url}; Ctrl-C stops)")
     try:
         server.httpd.serve_forever()

@@ -4,12 +4,18 @@
 A file may have a sidecar ``<file>.headers`` with raw header lines (``Status: 301``
 sets the status), e.g. to declare developpez's ISO-8859-1 charset or a redirect.
 Unknown paths are 404; a host without its own robots.txt gets an allow-all one.
+
+Validators are honoured like a real server (RFC 9110 §13.1): an ``ETag`` or
+``Last-Modified`` from the sidecar (or, with ``etags=True``, an ETag made from the
+file's bytes) answers a matching If-None-Match / If-Modified-Since with 304.
 """
 
 from __future__ import annotations
 
+import hashlib
 import mimetypes
 import threading
+from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -28,16 +34,18 @@ def mirror_path(url: str) -> str:
 
 
 def _file_for(root: Path, request_path: str) -> Path | None:
+    """The recorded file for a path: the one recorded with this query if any, else the
+    page without the query (as servers ignore utm_* and friends)."""
     parts = urlsplit(request_path)
     relative = unquote(parts.path).lstrip("/")
-    if parts.query:
-        relative += "%3F" + quote(parts.query, safe="")
     if relative.endswith("/") or not relative:
         relative += "index.html"
-    candidate = (root / relative).resolve()
-    if root.resolve() not in candidate.parents or not candidate.is_file():
-        return None
-    return candidate
+    candidates = [relative + "%3F" + quote(parts.query, safe="")] if parts.query else []
+    for candidate in (root / name for name in [*candidates, relative]):
+        resolved = candidate.resolve()
+        if root.resolve() in resolved.parents and resolved.is_file():
+            return resolved
+    return None
 
 
 def _sidecar_headers(path: Path) -> tuple[int, list[tuple[str, str]]]:
@@ -72,10 +80,29 @@ class MirrorRequestHandler(BaseHTTPRequestHandler):
             self._send(404, [("Content-Type", "text/plain")], b"not in the mirror\n", head)
             return
         status, headers = _sidecar_headers(path)
-        if not any(name.lower() == "content-type" for name, _ in headers):
+        body = path.read_bytes()
+        names = {name.lower() for name, _ in headers}
+        if "content-type" not in names:
             guessed = CONTENT_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
             headers.append(("Content-Type", guessed or "text/html; charset=utf-8"))
-        self._send(status, headers, path.read_bytes(), head)
+        if self.server.etags and "etag" not in names:
+            headers.append(("ETag", '"%s"' % hashlib.sha256(body).hexdigest()[:32]))
+        if status == 200 and self._not_modified(dict((n.lower(), v) for n, v in headers)):
+            self._send(304, [h for h in headers if h[0].lower() in ("etag", "last-modified")], b"", True)
+            return
+        self._send(status, headers, body, head)
+
+    def _not_modified(self, headers: dict[str, str]) -> bool:
+        if_none_match = self.headers.get("If-None-Match")
+        if if_none_match and "etag" in headers:
+            return headers["etag"] in [tag.strip() for tag in if_none_match.split(",")] or if_none_match.strip() == "*"
+        if_modified_since = self.headers.get("If-Modified-Since")
+        if if_modified_since and "last-modified" in headers:
+            try:
+                return parsedate_to_datetime(headers["last-modified"]) <= parsedate_to_datetime(if_modified_since)
+            except (TypeError, ValueError):
+                return False
+        return False
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes, head: bool) -> None:
         self.send_response(status)
@@ -94,17 +121,19 @@ class MirrorRequestHandler(BaseHTTPRequestHandler):
 class MirrorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], root: Path, verbose: bool = False):
+    def __init__(self, address: tuple[str, int], root: Path, verbose: bool = False, etags: bool = False):
         super().__init__(address, MirrorRequestHandler)
         self.root = root
         self.verbose = verbose
+        self.etags = etags
 
 
 class MirrorServer:
     """A mirror server in a background thread; a context manager for tests."""
 
-    def __init__(self, root: Path = BUNDLED_WEB, host: str = "127.0.0.1", port: int = 0, verbose: bool = False):
-        self.httpd = MirrorHTTPServer((host, port), Path(root), verbose)
+    def __init__(self, root: Path = BUNDLED_WEB, host: str = "127.0.0.1", port: int = 0, verbose: bool = False,
+                 etags: bool = False):
+        self.httpd = MirrorHTTPServer((host, port), Path(root), verbose, etags)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="mirror", daemon=True)
 
     @property
