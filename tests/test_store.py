@@ -167,3 +167,27 @@ def test_translation_is_linked_whichever_is_archived_first(archive, original_fir
     (link,) = archive.links_of(ARTICLE.url)
     assert link.kind == "translation_of"
     assert link.from_article_id == archive.article_for("https://www.vietnam.vn/fr/tieu-de").id
+
+
+def test_old_hosts_and_slash_variants_find_the_article_by_source_rules(archive):
+    archive.record_fetch(visit())
+    assert archive.article_for("http://zingnews.vn/a-post1.html?utm_source=x").url == ARTICLE.url
+    assert archive.article_for("https://news.zing.vn/a-post1.html").source.name == "znews"
+
+
+def test_readers_do_not_wait_for_a_writer(tmp_path):
+    import time
+
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    writer = Archive.open(url)
+    writer.sync_sources(load_sources().values())
+    writer.record_fetch(visit())
+    reader = Archive.open(url, readonly=True)
+    with writer.engine.connect() as connection:
+        connection.exec_driver_sql("UPDATE articles SET etag = 'x'")  # holds the write lock (BEGIN IMMEDIATE)
+        started = time.monotonic()
+        assert [v.version for v in reader.versions_of(ARTICLE.url)] == [1]
+        assert time.monotonic() - started < 2
+        connection.rollback()
+    reader.close()
+    writer.close()

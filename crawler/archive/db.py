@@ -17,17 +17,20 @@ def archive_url(setting: str | None = None) -> str:
     return setting or os.environ.get("ARCHIVE_URL") or DEFAULT_ARCHIVE_URL
 
 
-def create_archive_engine(url: str | None = None, foreign_keys: bool = True) -> Engine:
+def create_archive_engine(url: str | None = None, foreign_keys: bool = True, writer: bool = True) -> Engine:
     """An engine for the archive. ``foreign_keys=False`` is for migrations only: SQLite
-    batch migrations copy and drop tables, which enforced foreign keys forbid."""
+    batch migrations copy and drop tables, which enforced foreign keys forbid.
+    A ``writer`` takes SQLite's write lock when a transaction begins, so concurrent
+    writers queue on the busy timeout instead of failing mid-transaction; readers
+    (the CLI) begin deferred and never hold up a crawl."""
     # UTF-8 JSON, so authors and tags read as text in any SQL client
     engine = create_engine(archive_url(url), json_serializer=lambda value: json.dumps(value, ensure_ascii=False))
     if engine.dialect.name == "sqlite":
-        _tune_sqlite(engine, foreign_keys)
+        _tune_sqlite(engine, foreign_keys, writer)
     return engine
 
 
-def _tune_sqlite(engine: Engine, foreign_keys: bool) -> None:
+def _tune_sqlite(engine: Engine, foreign_keys: bool, writer: bool) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):  # noqa: ANN001
         # Let SQLAlchemy, not pysqlite, emit BEGIN so SAVEPOINTs work (SQLAlchemy
@@ -42,4 +45,4 @@ def _tune_sqlite(engine: Engine, foreign_keys: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):  # noqa: ANN001
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")

@@ -19,6 +19,16 @@ def alembic_config() -> Config:
     return config
 
 
+def is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest revision (read-only check)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads()) == heads
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema in one transaction (a new user never runs alembic)."""
     _run(engine, command.upgrade, revision)

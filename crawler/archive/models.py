@@ -123,7 +123,7 @@ class ArticleVersion(Base):
     tags: Mapped[list[str]]
     summary: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    cited_url: Mapped[str | None] = mapped_column(Text)
+    cited_url: Mapped[str | None] = mapped_column(Text, index=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     # A return to an earlier state (A -> B -> A) is a new version pointing at the identical one.
     same_as_version: Mapped[int | None]

@@ -18,15 +18,15 @@ from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
 from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
 from ..extract import Article
 from ..urls import canonicalize_url
-from ..sources import Source
+from ..sources import Source, load_sources, source_for_url
 from .db import create_archive_engine
-from .migrate import upgrade
+from .migrate import is_current, upgrade
 from .models import ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Fetch, SimhashBand, SourceRow
 
 logger = logging.getLogger(__name__)
@@ -77,15 +77,19 @@ def utcnow() -> datetime:
 class Archive:
     """An archive database: open it with :meth:`open`, which also migrates it."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, sources: dict[str, Source] | None = None):
         self.engine = engine
         self.session = sessionmaker(engine, expire_on_commit=False)
+        # each source's URL rules (host aliases, slashes) apply when looking URLs up
+        self.sources = load_sources() if sources is None else sources
 
     @classmethod
-    def open(cls, url: str | None = None) -> Archive:
-        engine = create_archive_engine(url)
-        upgrade(engine)
-        return cls(engine)
+    def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None) -> Archive:
+        """Open (and migrate) an archive; ``readonly`` opens for reading, migrating only if behind."""
+        engine = create_archive_engine(url, writer=not readonly)
+        if not readonly or not is_current(engine):
+            upgrade(engine)
+        return cls(engine, sources)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -156,7 +160,7 @@ class Archive:
             row = self._article_row(batch, record)
             fetch.outcome, fetch.version_id = self._save_version(batch, row, record)
         else:
-            row = _find_article(session, record.url, *record.urls)
+            row = _find_article(session, record.url, *record.urls, sources=self.sources)
             fetch.outcome = self._visit_without_article(session, row, record, fetch)
         if row is not None:
             fetch.article_id = row.id
@@ -184,7 +188,7 @@ class Archive:
         session, article = batch.session, record.article
         if record.source not in batch.source_ids:
             raise KeyError(f"unknown source {record.source!r}; sources are {sorted(batch.source_ids)}")
-        row = _find_article(session, article.url, record.url, *record.urls)
+        row = _find_article(session, article.url, record.url, *record.urls, sources=self.sources)
         if row is None:
             row = _same_text_elsewhere_in_source(session, batch.source_ids[record.source], article)
         if row is None:
@@ -234,7 +238,7 @@ class Archive:
             first, second = sorted((row, session.get(ArticleRow, other_id)), key=lambda a: (a.first_seen_at, a.id))
             _add_link(session, second.id, first.id, "duplicate_of", 1 - distance / 64, batch.now)
         if version.cited_url:
-            cited = _find_article(session, version.cited_url)
+            cited = _find_article(session, version.cited_url, sources=self.sources)
             if cited is not None and cited.id != row.id:
                 _add_link(session, row.id, cited.id, _citation_kind(session, version, cited), 1.0, batch.now)
         # articles archived earlier that cite this one
@@ -248,19 +252,23 @@ class Archive:
     def validators(self, *urls: str) -> Validators | None:
         """ETag, Last-Modified and raw-body hash of the article any of ``urls`` leads to."""
         with self.session() as session:
-            row = _find_article(session, *urls)
+            row = _find_article(session, *urls, sources=self.sources)
             if row is None:
                 return None
             return Validators(row.id, row.url, row.etag, row.last_modified, row.raw_hash)
 
     def article_for(self, url: str) -> ArticleRow | None:
+        """The article row (with its source loaded) any of its URLs leads to."""
         with self.session() as session:
-            return _find_article(session, url)
+            row = _find_article(session, url, sources=self.sources)
+            if row is not None:
+                row.source  # noqa: B018 - load it before the session closes
+            return row
 
     def versions_of(self, url: str) -> list[ArticleVersion]:
         """All versions of the article any of its URLs leads to, oldest first."""
         with self.session() as session:
-            row = _find_article(session, url)
+            row = _find_article(session, url, sources=self.sources)
             if row is None:
                 return []
             return list(session.scalars(select(ArticleVersion).where(ArticleVersion.article_id == row.id)
@@ -268,7 +276,7 @@ class Archive:
 
     def links_of(self, url: str) -> list[ArticleLink]:
         with self.session() as session:
-            row = _find_article(session, url)
+            row = _find_article(session, url, sources=self.sources)
             if row is None:
                 return []
             return list(session.scalars(select(ArticleLink).where(
@@ -279,13 +287,20 @@ class Archive:
             return session.scalar(select(func.count()).select_from(model))
 
 
-def _find_article(session: Session, *urls: str) -> ArticleRow | None:
-    """The article any of these URLs (raw or canonical) is known under."""
-    candidates = list(dict.fromkeys(u for url in urls if url for u in (url, canonicalize_url(url))))
+def _find_article(session: Session, *urls: str, sources: dict[str, Source] | None = None) -> ArticleRow | None:
+    """The article any of these URLs is known under: as given, canonical, or canonical by
+    the owning source's rules (zingnews.vn -> znews.vn). A canonical match wins."""
+    candidates = list(dict.fromkeys(u for url in urls if url for u in _url_forms(url, sources or {})))
     if not candidates:
         return None
     return session.scalar(select(ArticleRow).join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
-                          .where(ArticleUrl.url.in_(candidates)).limit(1))
+                          .where(ArticleUrl.url.in_(candidates))
+                          .order_by(ArticleRow.url.in_(candidates).desc(), ArticleRow.id).limit(1))
+
+
+def _url_forms(url: str, sources: dict[str, Source]) -> list[str]:
+    source = source_for_url(sources, url)
+    return [url, canonicalize_url(url)] + ([source.canonical(url)] if source else [])
 
 
 def _remember_urls(session: Session, row: ArticleRow, urls: Iterable[str], seen_at: datetime) -> None:
@@ -296,8 +311,11 @@ def _remember_urls(session: Session, row: ArticleRow, urls: Iterable[str], seen_
 
 def _same_text_elsewhere_in_source(session: Session, source_id: int, article: Article) -> ArticleRow | None:
     """The same source serving the identical article under another URL is one article."""
+    later = aliased(ArticleVersion)
+    newest = select(func.max(later.version)).where(later.article_id == ArticleRow.id).scalar_subquery()
     return session.scalar(select(ArticleRow).join(ArticleVersion).where(
-        ArticleRow.source_id == source_id, ArticleVersion.content_hash == version_hash(article)).limit(1))
+        ArticleRow.source_id == source_id, ArticleVersion.content_hash == version_hash(article),
+        ArticleVersion.version == newest).limit(1))
 
 
 def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:

@@ -41,7 +41,8 @@ JOIN article_versions AS v ON v.article_id = a.id
 WHERE v.version = (SELECT max(version) FROM article_versions WHERE article_id = a.id)
 """
 
-# Full-text index of each article's newest version. External content (rows live in
+# Full-text index of each article's newest version. NB: a later batch_alter_table on
+# article_versions recreates the table and drops these triggers: recreate them there. External content (rows live in
 # article_versions), so the text is not stored twice. remove_diacritics 2 makes
 # "thế giới" match "the gioi" and "élève" match "eleve"; the stored text keeps its accents.
 FTS_SQLITE = [
@@ -108,6 +109,8 @@ def upgrade() -> None:
         for name in ("chars_added", "chars_removed", "words_added", "words_removed"):
             batch_op.add_column(sa.Column(name, sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("simhash", sa.BigInteger(), nullable=False, server_default="0"))
+    # "which archived articles cite this one" is asked at every new article
+    op.create_index(op.f("ix_article_versions_cited_url"), "article_versions", ["cited_url"])
     with op.batch_alter_table("articles") as batch_op:
         batch_op.add_column(sa.Column("etag", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("last_modified", sa.Text(), nullable=True))
@@ -179,6 +182,7 @@ def downgrade() -> None:
     with op.batch_alter_table("articles") as batch_op:
         for name in ("gone_at", "raw_hash", "last_modified", "etag"):
             batch_op.drop_column(name)
+    op.drop_index(op.f("ix_article_versions_cited_url"), table_name="article_versions")
     with op.batch_alter_table("article_versions") as batch_op:
         for name in ("simhash", "words_removed", "words_added", "chars_removed", "chars_added", "same_as_version"):
             batch_op.drop_column(name)

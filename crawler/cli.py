@@ -1,0 +1,395 @@
+"""archive: read the news archive from the command line.
+
+One function per command; each takes the parsed arguments and the open archive, prints,
+and returns the exit status. User mistakes raise CliError and end as one line on stderr
+that says what to do next: exit 1 when what was asked for is not there (no archive, no
+such article), exit 2 when the command itself is wrong (bad version number, empty search),
+as argparse does for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from sqlalchemy import create_engine, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from .archive.db import archive_url
+from .archive.models import ArticleLink, ArticleRow, ArticleVersion, SourceRow
+from .archive.search import latest_versions, search as search_archive
+from .archive.store import Archive
+from .dedup import word_diff
+
+EXAMPLE_URL = "https://znews.vn/cuoc-choi-lon-cua-mark-zuckerberg-post1556369.html"
+# fields of a version that show (and differ) apart from the text
+META_FIELDS = ("title", "authors", "published_at", "modified_at", "language", "section", "tags", "summary",
+               "cited_url")
+LINK_PHRASES = {"duplicate_of": "is a duplicate of", "cites": "cites", "translation_of": "is a translation of"}
+
+
+class CliError(Exception):
+    """A user error: printed as one line, no traceback."""
+
+    code = 1
+
+
+class UsageError(CliError):
+    code = 2
+
+
+# -- commands ----------------------------------------------------------------------
+
+
+def history(args: argparse.Namespace, archive: Archive) -> int:
+    """List the versions of an article: when, title, how much changed."""
+    article, versions = _article(archive, args.url)
+    if args.json:
+        return _print_json({**_article_json(archive, article), "versions": [_version_summary(v) for v in versions]})
+    print(f"{article.url}  ({_source_name(archive, article.source_id)}, {_plural(len(versions), 'version')})")
+    width = min(max(len(v.title) for v in versions), 60)
+    for v in versions:
+        same = f"  same as v{v.same_as_version}" if v.same_as_version else ""
+        print(f"v{v.version:<3} {iso(v.fetched_at)}  {_clip(v.title, width):<{width}}  "
+              f"words +{v.words_added}/-{v.words_removed}  chars +{v.chars_added}/-{v.chars_removed}{same}")
+    if article.gone_at:
+        print(f"gone since {iso(article.gone_at)} (the page answered 404/410)")
+    return 0
+
+
+def diff(args: argparse.Namespace, archive: Archive) -> int:
+    """Show what changed between two versions of an article, word by word."""
+    article, versions = _article(archive, args.url)
+    if len(versions) == 1 and not args.versions:
+        print(f"{article.url} has one version: nothing to compare yet")
+        return 0
+    old, new = _pick_pair(versions, args.versions)
+    for line in _meta_changes(old, new):
+        print(line)
+    print(word_diff(old.text, new.text, _label(old), _label(new)), end="")
+    return 0
+
+
+def show(args: argparse.Namespace, archive: Archive) -> int:
+    """Print one version of an article (default: the newest), metadata then text."""
+    article, versions = _article(archive, args.url)
+    version = _pick(versions, args.version) if args.version is not None else versions[-1]
+    if args.json:
+        return _print_json({**_article_json(archive, article), **_version_json(version), "version_count": len(versions)})
+    fields = {"title": version.title, "url": article.url, "source": _source_name(archive, article.source_id),
+              "version": f"{version.version} of {len(versions)}, fetched {iso(version.fetched_at)}",
+              **{name: _text(getattr(version, name)) for name in META_FIELDS if name != "title"}}
+    if article.gone_at:
+        fields["gone_at"] = iso(article.gone_at)
+    for name, value in fields.items():
+        if value:
+            print(f"{name + ':':<14}{value}")
+    print(f"\n{version.text}")
+    return 0
+
+
+def search(args: argparse.Namespace, archive: Archive) -> int:
+    """Full-text search of the newest version of every article."""
+    if args.source is not None:
+        _check_source(archive, args.source)
+    try:
+        hits = search_archive(archive, args.terms, source=args.source, limit=args.limit)
+    except ValueError as exc:
+        raise UsageError(f"{exc}: give one or more words, e.g. archive search \"thế giới\"") from None
+    if args.json:
+        return _print_json([asdict(hit) for hit in hits])
+    if not hits:
+        print(f"no article matches {args.terms!r}", file=sys.stderr)
+    for hit in hits:
+        date = iso(hit.published_at)[:10] if hit.published_at else "----------"
+        print(f"{date}  {hit.source:<10}  {hit.title}\n  {hit.url}\n  {hit.snippet}\n")
+    return 0
+
+
+def links(args: argparse.Namespace, archive: Archive) -> int:
+    """List the articles this one duplicates, cites or translates, and those that do so to it."""
+    article, _ = _article(archive, args.url)
+    found = archive.links_of(args.url)
+    others = _latest(archive, {_other_id(link, article.id) for link in found})
+    rows = [_link_json(link, article.id, others) for link in found]
+    if args.json:
+        return _print_json(rows)
+    if not rows:
+        print(f"no links: no archived article duplicates, cites or translates {article.url}, nor it another")
+    for row in rows:
+        phrase = LINK_PHRASES[row["kind"]]
+        line = f"this {phrase} {row['url']}" if row["direction"] == "outgoing" else f"{row['url']} {phrase} this"
+        print(f"{line}\n    {row['title']}  ({row['source']}; {row['kind']}, score {row['score']:.2f}, "
+              f"detected {row['detected_at']})")
+    return 0
+
+
+# -- the parser ----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archive", description="Read the news archive: versions, diffs, articles, search, links.",
+        epilog=f"example:\n  archive history {EXAMPLE_URL}\n\n"
+               "`archive COMMAND --help` shows a command's options and an example.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--archive", metavar="URL", help="SQLAlchemy URL of the archive, or a SQLite file path "
+                        "(default: $ARCHIVE_URL, else sqlite:///archive.db)")
+    common = argparse.ArgumentParser(add_help=False)  # --archive also after the command
+    common.add_argument("--archive", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    command = _adder(sub, common)
+    p = command(history, f"archive history {EXAMPLE_URL}", as_json)
+    p.add_argument("url", help="any URL that led to the article")
+    p = command(diff, f"archive diff {EXAMPLE_URL}        # previous vs newest\n"
+                      f"  archive diff {EXAMPLE_URL} 1 3    # v1 vs v3\n"
+                      f"  archive diff {EXAMPLE_URL} 3      # what changed in v3")
+    p.add_argument("url", help="any URL that led to the article")
+    p.add_argument("versions", nargs="*", type=_version_number, metavar="V",
+                   help="two version numbers (old, new), or one N for vN-1 vs vN; default: the last two")
+    p = command(show, f"archive show {EXAMPLE_URL} --version 1", as_json)
+    p.add_argument("url", help="any URL that led to the article")
+    p.add_argument("--version", type=_version_number, metavar="N", help="version number (default: the newest)")
+    p = command(search, 'archive search "the gioi AI" --source znews', as_json)
+    p.add_argument("terms", help='words (all must occur), "a phrase", or a prefix*; '
+                                 'accents optional on SQLite ("eleve" finds "élève")')
+    p.add_argument("--source", metavar="S", help="only this source (e.g. znews, dantri, 01net)")
+    p.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N results (default: 20)")
+    p = command(links, f"archive links {EXAMPLE_URL}", as_json)
+    p.add_argument("url", help="any URL that led to the article")
+    return parser
+
+
+def _adder(sub: Any, common: argparse.ArgumentParser) -> Callable[..., argparse.ArgumentParser]:
+    """Register a command function: its docstring is the help, ``example`` ends its --help."""
+    def command(func: Callable[..., int], example: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p = sub.add_parser(func.__name__, help=func.__doc__, description=func.__doc__,
+                           epilog=f"example:\n  {example}", parents=[common, *parents],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.set_defaults(func=func)
+        return p
+    return command
+
+
+def _version_number(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a version number (1, 2, …)")
+    return int(value)
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return int(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        archive = open_archive(args.archive)
+        try:
+            return args.func(args, archive)
+        finally:
+            archive.close()
+    except CliError as exc:
+        print(f"archive: {exc}", file=sys.stderr)
+        return exc.code
+    except SQLAlchemyError as exc:
+        print(f"archive: the database said: {getattr(exc, 'orig', None) or exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `archive show URL | head`: the reader left; stay quiet at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+# -- opening the archive -------------------------------------------------------------
+
+
+def open_archive(option: str | None) -> Archive:
+    """The archive the user named, refusing to create one where there is none."""
+    url = archive_url(option)
+    if "://" not in url:
+        url = f"sqlite:///{url}"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(f"{url!r} is not a database URL: pass e.g. --archive sqlite:///archive.db") from None
+    name = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and name and name != ":memory:" and not Path(name).is_file():
+        raise CliError(f"no archive at {name}: run `scrapy crawl sources` first, or pass --archive")
+    shown = name if parsed.get_backend_name() == "sqlite" and name else parsed.render_as_string(hide_password=True)
+    if not _has_archive_tables(url):
+        raise CliError(f"{shown} is not an archive (no articles table): "
+                       "pass the archive's --archive URL, or run `scrapy crawl sources` to make one")
+    return Archive.open(url, readonly=True)
+
+
+def _has_archive_tables(url: str) -> bool:
+    """Whether the database holds an archive, looked at without writing to it."""
+    try:
+        engine = create_engine(url)
+    except ImportError as exc:
+        raise CliError(f"no driver for {url.split(':')[0]} ({exc}): install it "
+                       "(postgresql+psycopg: pip install -e '.[postgres]')") from None
+    except SQLAlchemyError as exc:
+        raise UsageError(f"{url!r} is not a database URL ({exc}): pass e.g. --archive sqlite:///archive.db") from None
+    try:
+        return inspect(engine).has_table("articles")
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot read the archive: {getattr(exc, 'orig', None) or exc}") from None
+    finally:
+        engine.dispose()
+
+
+# -- reading helpers -------------------------------------------------------------------
+
+
+def _article(archive: Archive, url: str) -> tuple[ArticleRow, list[ArticleVersion]]:
+    """The article ``url`` leads to and its versions, oldest first; CliError if unknown."""
+    article = archive.article_for(url)
+    versions = archive.versions_of(url) if article is not None else []
+    if not versions:
+        raise CliError(f"no article for {url} in this archive: check the URL, "
+                       "or find the article with `archive search WORDS`")
+    return article, versions
+
+
+def _pick(versions: list[ArticleVersion], number: int) -> ArticleVersion:
+    for version in versions:
+        if version.version == number:
+            return version
+    available = ", ".join(str(v.version) for v in versions)
+    raise UsageError(f"no version {number}: this article has versions {available}")
+
+
+def _pick_pair(versions: list[ArticleVersion], numbers: list[int]) -> tuple[ArticleVersion, ArticleVersion]:
+    """Two versions to compare: the last two, (N-1, N) for one number, or the two given."""
+    if not numbers:
+        return versions[-2], versions[-1]
+    if len(numbers) == 1:
+        new = _pick(versions, numbers[0])
+        if new.version == 1:
+            raise UsageError("version 1 is the first: give two versions to compare, e.g. 1 2")
+        return _pick(versions, new.version - 1), new
+    if len(numbers) == 2:
+        return _pick(versions, numbers[0]), _pick(versions, numbers[1])
+    raise UsageError(f"give two version numbers (old new), one, or none; got {len(numbers)}")
+
+
+def _meta_changes(old: ArticleVersion, new: ArticleVersion) -> list[str]:
+    """``field: old -> new`` for each metadata field that differs; the summary word by word."""
+    lines = []
+    for name in META_FIELDS:
+        before, after = getattr(old, name), getattr(new, name)
+        if before == after:
+            continue
+        if name == "summary":
+            changed = word_diff(before or "", after or "").splitlines()[2:]
+            lines.extend(f"summary: {line[2:]}" for line in changed if not line.startswith("@@"))
+        else:
+            lines.append(f"{name}: {_text(before) or '(none)'} -> {_text(after) or '(none)'}")
+    return lines
+
+
+def _label(version: ArticleVersion) -> str:
+    return f"v{version.version} {iso(version.fetched_at)}"
+
+
+def _source_name(archive: Archive, source_id: int) -> str:
+    with archive.session() as session:
+        return session.scalar(select(SourceRow.name).where(SourceRow.id == source_id))
+
+
+def _check_source(archive: Archive, name: str) -> None:
+    with archive.session() as session:
+        names = list(session.scalars(select(SourceRow.name).order_by(SourceRow.name)))
+    if name not in names:
+        raise UsageError(f"no source {name!r}: sources are {', '.join(names) or '(none yet)'}")
+
+
+def _latest(archive: Archive, article_ids: set[int]) -> dict[int, Any]:
+    """url, source and newest title of these articles, by id."""
+    lv = latest_versions.c
+    with archive.engine.connect() as connection:
+        rows = connection.execute(select(lv.article_id, lv.url, lv.source, lv.title)
+                                  .where(lv.article_id.in_(article_ids)))
+        return {row.article_id: row for row in rows}
+
+
+# -- output --------------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC, ISO 8601, to the second: 2025-07-02T00:00:00Z."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(value)
+    return "" if value is None else str(value)
+
+
+def _clip(value: str, width: int) -> str:
+    return value if len(value) <= width else value[:width - 1] + "…"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _article_json(archive: Archive, article: ArticleRow) -> dict[str, Any]:
+    return {"url": article.url, "source": _source_name(archive, article.source_id),
+            "first_seen_at": article.first_seen_at, "gone_at": article.gone_at}
+
+
+def _version_summary(version: ArticleVersion) -> dict[str, Any]:
+    names = ("version", "fetched_at", "title", "words_added", "words_removed", "chars_added", "chars_removed",
+             "same_as_version", "content_hash")
+    return {name: getattr(version, name) for name in names}
+
+
+def _version_json(version: ArticleVersion) -> dict[str, Any]:
+    return {"version": version.version, "fetched_at": version.fetched_at, "same_as_version": version.same_as_version,
+            **{name: getattr(version, name) for name in META_FIELDS}, "text": version.text}
+
+
+def _other_id(link: ArticleLink, article_id: int) -> int:
+    return link.to_article_id if link.from_article_id == article_id else link.from_article_id
+
+
+def _link_json(link: ArticleLink, article_id: int, others: dict[int, Any]) -> dict[str, Any]:
+    outgoing = link.from_article_id == article_id
+    other = others.get(_other_id(link, article_id))
+    return {"kind": link.kind, "direction": "outgoing" if outgoing else "incoming",
+            "url": other.url if other else None, "source": other.source if other else None,
+            "title": other.title if other else None, "score": link.score, "detected_at": iso(link.detected_at)}
+
+
+def _json_default(value: Any) -> str:
+    return iso(value) if isinstance(value, datetime) else str(value)
+
+
+def _print_json(value: Any) -> int:
+    print(json.dumps(value, ensure_ascii=False, indent=2, default=_json_default))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
