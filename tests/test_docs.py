@@ -40,3 +40,15 @@ def test_every_table_and_column_is_documented():
         assert row is not None, f"table {table.name} missing from the README schema"
         for column in table.columns:
             assert f"`{column.name}`" in row, f"{table.name}.{column.name} missing from the README schema"
+
+
+def test_every_cli_command_is_documented():
+    import argparse
+
+    from crawler.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert commands
+    for name in commands:
+        assert f"| `archive {name}" in README, f"`archive {name}` missing from the README command table"
