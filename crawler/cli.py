@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from .archive.db import archive_url
+from .recrawl import RecrawlOptions
+from .recrawl import run as run_recrawl
 from .archive.models import ArticleLink, ArticleRow, ArticleVersion, SourceRow
 from .archive.search import latest_versions, search as search_archive
 from .archive.store import Archive
@@ -131,6 +133,21 @@ def links(args: argparse.Namespace, archive: Archive) -> int:
     return 0
 
 
+def recrawl(args: argparse.Namespace) -> int:
+    """Discover new articles, then revisit the due ones: one unattended run (cron-safe)."""
+    settings = {}
+    for pair in args.settings:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            print(f"archive: -s {pair}: expected NAME=VALUE", file=sys.stderr)
+            return 2
+        settings[name] = value
+    options = RecrawlOptions(archive=getattr(args, "archive", None), sources=args.sources,
+                             max_articles=args.max_articles, since=args.since, discover=args.discover,
+                             revisit=args.revisit, settings=settings)
+    return run_recrawl(options)
+
+
 # -- the parser ----------------------------------------------------------------------
 
 
@@ -167,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N results (default: 20)")
     p = command(links, f"archive links {EXAMPLE_URL}", as_json)
     p.add_argument("url", help="any URL that led to the article")
+    p = command(recrawl, "archive recrawl --max-articles 200 --since 2025-06-01   # from cron, every 15 min")
+    p.add_argument("--sources", metavar="A,B", help="only these sources (default: all)")
+    p.add_argument("--max-articles", type=_positive, metavar="N", help="new articles per discovery spider and run")
+    p.add_argument("--since", metavar="DATE", help="skip announced articles published before DATE (2025-06-01)")
+    p.add_argument("--no-discover", dest="discover", action="store_false", help="only revisit due articles")
+    p.add_argument("--no-revisit", dest="revisit", action="store_false", help="only discover new articles")
+    p.add_argument("-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                   help="a Scrapy setting, as with scrapy crawl -s (e.g. MIRROR_URL=bundled)")
+    p.set_defaults(opens_archive=False)
     return parser
 
 
@@ -199,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return 2
+    if not getattr(args, "opens_archive", True):
+        return args.func(args)
     try:
         archive = open_archive(args.archive)
         try:

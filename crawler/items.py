@@ -29,3 +29,17 @@ class PageItem:
     raw_hash: str | None = None
     # raw-body hash of the archived article at this URL, when there is one
     known_raw_hash: str | None = None
+
+
+@dataclass
+class DiscoveryItem:
+    """An article URL a feed, sitemap, listing or citing page announced."""
+
+    url: str
+    source: str
+    method: str
+    found_on: str
+    found_at: datetime
+    published_at: datetime | None = None
+    guid: str | None = None
+    title: str | None = None

@@ -29,9 +29,36 @@ CITED_FOLLOW = True
 # project's recorded web in-process. Empty: the live web.
 MIRROR_URL = ""
 
+# -- Discovery ---------------------------------------------------------------------
+# Listing pages followed per listing and run (znews repeats its last page forever).
+DISCOVER_MAX_PAGES = 10
+# New articles a discovery spider fetches per source and run (0: no cap).
+DISCOVER_MAX_PER_SOURCE = 0
+
+# -- Revisit schedule (crawler/schedule.py) -------------------------------------------
+# Back-off steps in minutes while an article stays unchanged: 15 min, 1 h, 6 h, 1 d, 7 d, 30 d.
+REVISIT_INTERVALS = [15, 60, 360, 1440, 10080, 43200]
+# Articles younger than this (hours since publication) never back off past REVISIT_YOUNG_MAX_STEP.
+REVISIT_YOUNG_HOURS = 48
+REVISIT_YOUNG_MAX_STEP = 1
+# A gone (404/410) article is checked again after this many days.
+REVISIT_GONE_DAYS = 30
+# Due articles revisited per source and run.
+REVISIT_MAX_PER_SOURCE = 200
+
+# -- Scheduled runs (archive recrawl) -------------------------------------------------
+# Lock file that keeps cron runs from overlapping (None: <archive file>.lock, or
+# ./archive.lock for a server database).
+RECRAWL_LOCK_FILE = None
+
 # -- Politeness (these are news sites' servers, not ours) ----------------------
-USER_AGENT = "news-archive-crawler/0.1 (+https://github.com/news-archive-crawler/news-archive-crawler)"
+# Where a site operator can reach whoever runs this crawler; fills {contact} below.
+CONTACT_URL = "https://github.com/news-archive-crawler/news-archive-crawler"
+USER_AGENT = "news-archive-crawler/0.1 (+{contact})"
+ROBOTSTXT_USER_AGENT = "news-archive-crawler"
 ROBOTSTXT_OBEY = True
+# Crawl-delay values above this (seconds) are capped, so one robots.txt cannot stall a run.
+ROBOTSTXT_MAX_CRAWL_DELAY = 60
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 AUTOTHROTTLE_ENABLED = True
@@ -44,6 +71,9 @@ DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# Before retrying a 429/503: Retry-After if given, else RETRY_BACKOFF_BASE * 2^n seconds, at most RETRY_BACKOFF_MAX.
+RETRY_BACKOFF_BASE = 2.0
+RETRY_BACKOFF_MAX = 120.0
 
 DOWNLOAD_HANDLERS = {
     "http": "crawler.mirror.handler.MirrorDownloadHandler",
@@ -51,6 +81,12 @@ DOWNLOAD_HANDLERS = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.politeness.CrawlDelayRobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    "crawler.middlewares.useragent.ContactUserAgentMiddleware": 500,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.politeness.BackoffRetryMiddleware": 550,
     "crawler.middlewares.conditional.ConditionalRequestMiddleware": 560,
 }
 

@@ -44,6 +44,10 @@ class ExtractionRules:
     summary_strip: str | None = None
     canonical: tuple[str, ...] = ()
     cited: tuple[str, ...] = ()
+    # Origins an article names: regexes over its lines (group 1 = name(s) or URL) and
+    # selectors of source lines ("Theo Forbes", "Sources : Bloomberg, The Information").
+    citation_patterns: tuple[str, ...] = ()
+    citation_selectors: tuple[str, ...] = ()
     date_patterns: tuple[str, ...] = ()
     # Lines of body text dropped whole: counters, reading times, relative dates.
     drop_lines: tuple[str, ...] = ()
@@ -83,7 +87,8 @@ RULE_KEYS = {f.name for f in fields(ExtractionRules)} - {"timezone", "language"}
 LIST_KEYS = {"domains", "start_urls", "feeds", "sitemaps", "listings"} | {
     f.name for f in fields(ExtractionRules) if f.type.startswith("tuple")
 } - {"host_aliases"}
-REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern", "drop_lines"}
+REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern", "drop_lines",
+              "citation_patterns"}
 TRAILING_SLASH_MODES = ("keep", "strip", "add")
 
 

@@ -28,6 +28,7 @@ NAMING_CONVENTION = {
 FETCH_OUTCOMES = ("new", "changed", "unchanged", "not_modified", "gone", "error", "skipped")
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 LINK_KINDS = ("duplicate_of", "cites", "translation_of")
+DISCOVERY_METHODS = ("feed", "sitemap", "listing", "cited", "start")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -98,6 +99,9 @@ class ArticleRow(Base):
     raw_hash: Mapped[str | None] = mapped_column(String(64))
     # set when the page answered 404/410; cleared when it comes back
     gone_at: Mapped[datetime | None]
+    # revisit schedule (crawler/schedule.py): position in REVISIT_INTERVALS and next due time
+    revisit_step: Mapped[int] = mapped_column(default=0)
+    next_visit_at: Mapped[datetime | None] = mapped_column(index=True)
 
     source: Mapped[SourceRow] = relationship()
     versions: Mapped[list[ArticleVersion]] = relationship(
@@ -194,3 +198,40 @@ class SimhashBand(Base):
     value: Mapped[int] = mapped_column(Integer, primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id", ondelete="CASCADE"), primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+
+
+class Discovery(Base):
+    """Where an article URL was found (feed, sitemap, listing, citation), with what that
+    place said about it (its date, guid, title)."""
+
+    __tablename__ = "discoveries"
+    __table_args__ = (
+        UniqueConstraint("url", "found_on"),
+        CheckConstraint(f"method IN {DISCOVERY_METHODS}", name="method"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    url: Mapped[str] = mapped_column(Text, index=True)
+    method: Mapped[str] = mapped_column(String(16))
+    found_on: Mapped[str] = mapped_column(Text)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    crawl_run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id"))
+    published_at: Mapped[datetime | None]
+    guid: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+
+
+class Citation(Base):
+    """A source a version names as its origin: a URL ("Source : https://…") or a name
+    ("Theo Reuters", "Sources : Bloomberg"). Only URLs on configured sources are crawled."""
+
+    __tablename__ = "citations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id", ondelete="CASCADE"), index=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text, index=True)
+    host: Mapped[str | None] = mapped_column(Text)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from ..schedule import RevisitPolicy
 from ..sources import DEFAULT_SEEDS_PATH, load_sources
 from .db import archive_url
 from .store import Archive
@@ -16,8 +17,11 @@ _ATTRIBUTE = "_news_archive"
 def archive_for(crawler: Crawler) -> Archive:
     archive = getattr(crawler, _ATTRIBUTE, None)
     if archive is None:
-        sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
-        archive = Archive.open(archive_url(crawler.settings.get("ARCHIVE_URL")), sources=sources)
+        settings = crawler.settings
+        sources = load_sources(settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
+        policy = RevisitPolicy.from_minutes(settings.getlist("REVISIT_INTERVALS"), settings.getfloat("REVISIT_YOUNG_HOURS"),
+                                            settings.getint("REVISIT_YOUNG_MAX_STEP"), settings.getfloat("REVISIT_GONE_DAYS"))
+        archive = Archive.open(archive_url(settings.get("ARCHIVE_URL")), sources=sources, policy=policy)
         setattr(crawler, _ATTRIBUTE, archive)
         crawler.signals.connect(lambda: archive.close(), signal=signals.engine_stopped, weak=False)
     return archive

@@ -15,6 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,7 +28,10 @@ from ..urls import canonicalize_url
 from ..sources import Source, load_sources, source_for_url
 from .db import create_archive_engine
 from .migrate import is_current, upgrade
-from .models import ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Fetch, SimhashBand, SourceRow
+from ..schedule import RevisitPolicy
+from .models import (
+    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, CrawlRun, Discovery, Fetch, SimhashBand, SourceRow,
+)
 
 logger = logging.getLogger(__name__)
 GONE_STATUSES = (404, 410)
@@ -50,6 +54,21 @@ class FetchRecord:
     etag: str | None = None
     last_modified: str | None = None
     raw_hash: str | None = None
+
+
+@dataclass(frozen=True)
+class DiscoveryRecord:
+    """An article URL found on a feed, sitemap, listing or citing page."""
+
+    url: str
+    source: str
+    method: str
+    found_on: str
+    found_at: datetime
+    published_at: datetime | None = None
+    guid: str | None = None
+    title: str | None = None
+    crawl_run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -77,19 +96,22 @@ def utcnow() -> datetime:
 class Archive:
     """An archive database: open it with :meth:`open`, which also migrates it."""
 
-    def __init__(self, engine: Engine, sources: dict[str, Source] | None = None):
+    def __init__(self, engine: Engine, sources: dict[str, Source] | None = None,
+                 policy: RevisitPolicy | None = None):
         self.engine = engine
         self.session = sessionmaker(engine, expire_on_commit=False)
         # each source's URL rules (host aliases, slashes) apply when looking URLs up
         self.sources = load_sources() if sources is None else sources
+        self.policy = policy or RevisitPolicy()
 
     @classmethod
-    def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None) -> Archive:
+    def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None,
+             policy: RevisitPolicy | None = None) -> Archive:
         """Open (and migrate) an archive; ``readonly`` opens for reading, migrating only if behind."""
         engine = create_archive_engine(url, writer=not readonly)
         if not readonly or not is_current(engine):
             upgrade(engine)
-        return cls(engine, sources)
+        return cls(engine, sources, policy)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -121,6 +143,48 @@ class Archive:
             run.finished_at = utcnow()
             run.status = status
             run.stats = stats
+
+    def interrupt_stale_runs(self) -> int:
+        """Mark runs left 'running' by a killed process as interrupted (call under the run lock)."""
+        with self.session.begin() as session:
+            stale = list(session.scalars(select(CrawlRun).where(CrawlRun.status == "running")))
+            for run in stale:
+                run.status, run.finished_at = "interrupted", run.finished_at or utcnow()
+            return len(stale)
+
+    # -- discovery and schedule -----------------------------------------------
+
+    def record_discoveries(self, records: Sequence[DiscoveryRecord]) -> None:
+        """Remember where URLs were found; a URL seen again on the same page is touched, not duplicated."""
+        with self.session.begin() as session:
+            source_ids = dict(session.execute(select(SourceRow.name, SourceRow.id)).all())
+            for record in records:
+                row = session.scalar(select(Discovery).where(Discovery.url == record.url,
+                                                             Discovery.found_on == record.found_on))
+                if row is None:
+                    row = Discovery(source_id=source_ids[record.source], url=record.url, method=record.method,
+                                    found_on=record.found_on, first_seen_at=record.found_at)
+                    session.add(row)
+                row.last_seen_at, row.crawl_run_id = record.found_at, record.crawl_run_id
+                row.published_at = record.published_at or row.published_at
+                row.guid, row.title = record.guid or row.guid, record.title or row.title
+
+    def is_known(self, url: str) -> bool:
+        with self.session() as session:
+            return _find_article(session, url, sources=self.sources) is not None
+
+    def due_articles(self, now: datetime, per_source: int, sources: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """(url, source) of articles due for a revisit, most overdue first, at most ``per_source`` each."""
+        with self.session() as session:
+            rows = session.execute(select(SourceRow.id, SourceRow.name)).all()
+            wanted = [(i, n) for i, n in rows if sources is None or n in set(sources)]
+            due: list[tuple[str, str]] = []
+            for source_id, name in wanted:
+                urls = session.scalars(select(ArticleRow.url).where(
+                    ArticleRow.source_id == source_id, ArticleRow.next_visit_at <= now)
+                    .order_by(ArticleRow.next_visit_at).limit(per_source))
+                due.extend((url, name) for url in urls)
+            return due
 
     # -- fetches and versions ---------------------------------------------
 
@@ -166,8 +230,14 @@ class Archive:
             fetch.article_id = row.id
             if fetch.outcome not in ("error", "skipped"):
                 row.last_fetched_at = max(row.last_fetched_at, record.fetched_at)
+            self._schedule(session, row, fetch.outcome, record.fetched_at)
         session.add(fetch)
         return fetch.outcome
+
+    def _schedule(self, session: Session, row: ArticleRow, outcome: str, now: datetime) -> None:
+        latest = _latest_version(session, row.id)
+        born_at = (latest.published_at if latest else None) or row.first_seen_at
+        row.revisit_step, row.next_visit_at = self.policy.next_visit(now, row.revisit_step or 0, outcome, born_at)
 
     def _visit_without_article(self, session: Session, row: ArticleRow | None, record: FetchRecord,
                                fetch: Fetch) -> str:
@@ -226,6 +296,8 @@ class Archive:
         session.flush()
         session.add_all(SimhashBand(band=band, value=value, version_id=version.id, article_id=row.id)
                         for band, value in enumerate(simhash_bands(fingerprint)))
+        session.add_all(_citation_row(value, version.id, row.id)
+                        for value in dict.fromkeys(filter(None, (article.cited_url, *article.citations))))
         row.last_changed_at = record.fetched_at
         self._link(batch, row, version)
         return ("changed" if latest else "new"), version.id
@@ -237,13 +309,16 @@ class Archive:
         for other_id, distance in _near_duplicates(session, row.id, version.simhash):
             first, second = sorted((row, session.get(ArticleRow, other_id)), key=lambda a: (a.first_seen_at, a.id))
             _add_link(session, second.id, first.id, "duplicate_of", 1 - distance / 64, batch.now)
-        if version.cited_url:
-            cited = _find_article(session, version.cited_url, sources=self.sources)
+        session.flush()
+        for cited_url in session.scalars(select(Citation.url).where(Citation.version_id == version.id,
+                                                                    Citation.url.is_not(None))):
+            cited = _find_article(session, cited_url, sources=self.sources)
             if cited is not None and cited.id != row.id:
                 _add_link(session, row.id, cited.id, _citation_kind(session, version, cited), 1.0, batch.now)
         # articles archived earlier that cite this one
         urls = select(ArticleUrl.url).where(ArticleUrl.article_id == row.id)
-        for citing in session.scalars(select(ArticleVersion).where(ArticleVersion.cited_url.in_(urls))):
+        for citing in session.scalars(select(ArticleVersion).join(Citation, Citation.version_id == ArticleVersion.id)
+                                      .where(Citation.url.in_(urls))):
             if citing.article_id != row.id:
                 _add_link(session, citing.article_id, row.id, _citation_kind(session, citing, row), 1.0, batch.now)
 
@@ -301,6 +376,12 @@ def _find_article(session: Session, *urls: str, sources: dict[str, Source] | Non
 def _url_forms(url: str, sources: dict[str, Source]) -> list[str]:
     source = source_for_url(sources, url)
     return [url, canonicalize_url(url)] + ([source.canonical(url)] if source else [])
+
+
+def _citation_row(value: str, version_id: int, article_id: int) -> Citation:
+    if value.startswith(("http://", "https://")):
+        return Citation(version_id=version_id, article_id=article_id, url=value, host=urlsplit(value).hostname)
+    return Citation(version_id=version_id, article_id=article_id, name=value)
 
 
 def _remember_urls(session: Session, row: ArticleRow, urls: Iterable[str], seen_at: datetime) -> None:

@@ -33,6 +33,7 @@ LANGUAGE_SELECTORS = ("html::attr(lang)", "meta[property='og:locale']::attr(cont
 # Byline words that are not part of a name: "par Alex", "Theo Minh Anh", "By Jo".
 BYLINE_PREFIX = re.compile(r"^(?:par|by|de|theo|bởi|tác giả|auteur)\s*:?\s+", re.IGNORECASE)
 VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
+NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
 AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
 
 
@@ -53,6 +54,8 @@ class Article:
     summary: str | None
     text: str
     cited_url: str | None = None
+    # every origin the article names: URLs and names ("Bloomberg"), in order
+    citations: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +83,7 @@ def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
         summary=_strip(select_first(page, rules.summary, jsonld), rules.summary_strip),
         text=text,
         cited_url=_cited_url(page, text, url, rules),
+        citations=_citations(page, text, url, rules),
     )
 
 
@@ -227,3 +231,19 @@ def _cited_url(page: Selector, text: str, url: str, rules: ExtractionRules) -> s
                 cited = found.group(1) if found.groups() else found.group(0)
                 return canonicalize_url(urljoin(url, cited.rstrip(".,;)")))
     return None
+
+
+def _citations(page: Selector, text: str, url: str, rules: ExtractionRules) -> tuple[str, ...]:
+    """Names and URLs the article gives as its origins, from source lines."""
+    lines = text.split("\n") + [clean_line(" ".join(n.xpath("string()").getall()))
+                                for s in rules.citation_selectors for n in page.css(s)]
+    found: list[str] = []
+    for line in lines:
+        for pattern in rules.citation_patterns:
+            match = re.fullmatch(pattern, line, flags=re.IGNORECASE)
+            if match:
+                value = match.group(1).strip()
+                found.extend([canonicalize_url(urljoin(url, value.rstrip(".,;)")))] if re.match(r"https?://", value)
+                             else [n.strip(" .") for n in NAME_SEPARATORS.split(value) if n.strip(" .")])
+                break
+    return tuple(dict.fromkeys(found))

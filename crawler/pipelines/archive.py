@@ -9,8 +9,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from ..archive.shared import archive_for
-from ..archive.store import Archive, FetchRecord
-from ..items import PageItem
+from ..archive.store import Archive, DiscoveryRecord, FetchRecord
+from ..items import DiscoveryItem, PageItem
 from ..sources import DEFAULT_SEEDS_PATH, load_sources
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ class ArchivePipeline:
         self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 50)
         self.batch: list[FetchRecord] = []
+        self.discoveries: list[DiscoveryRecord] = []
         self.archive: Archive | None = None
         self.run_id: int | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -37,10 +38,15 @@ class ArchivePipeline:
         self.archive = archive_for(self.crawler)
         self.archive.sync_sources(self.sources.values())
         spider = self.crawler.spider
-        self.run_id = self.archive.start_run(spider.name, _spider_args(spider))
+        self.run_id = self.archive.start_run(spider.name, spider.run_args() if hasattr(spider, "run_args") else {})
         logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
-    def process_item(self, item: PageItem) -> PageItem:
+    def process_item(self, item: PageItem | DiscoveryItem) -> PageItem | DiscoveryItem:
+        if isinstance(item, DiscoveryItem):
+            self.discoveries.append(DiscoveryRecord(crawl_run_id=self.run_id, **vars(item)))
+            if len(self.discoveries) >= self.batch_size:
+                self.flush()
+            return item
         source = self.sources.get(item.source)
         urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls
         self.batch.append(FetchRecord(
@@ -53,11 +59,13 @@ class ArchivePipeline:
         return item
 
     def flush(self) -> None:
+        discoveries, self.discoveries = self.discoveries, []
+        if discoveries:
+            self.archive.record_discoveries(discoveries)
         batch, self.batch = self.batch, []
-        if not batch:
-            return
-        for outcome in self.archive.record_fetches(batch):
-            self.crawler.stats.inc_value(f"archive/{outcome}")
+        if batch:
+            for outcome in self.archive.record_fetches(batch):
+                self.crawler.stats.inc_value(f"archive/{outcome}")
 
     def close_spider(self) -> None:
         self.flush()
@@ -67,8 +75,14 @@ class ArchivePipeline:
             return
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
         self.archive.finish_run(self.run_id, RUN_STATUS.get(reason, "failed"), stats)
+        logger.info("%s", run_summary(self.run_id, spider.name, reason, stats))
 
 
-def _spider_args(spider: Spider) -> dict[str, str]:
-    return {k: v for k, v in (("sources", getattr(spider, "source_filter", None)),
-                               ("urls", getattr(spider, "url_list", None))) if v}
+
+def run_summary(run_id: int, spider: str, reason: str, stats: dict) -> str:
+    """One line a person reads in the log or a cron mail."""
+    outcomes = ", ".join(f"{stats.get(f'archive/{o}', 0)} {o}" for o in
+                         ("new", "changed", "unchanged", "not_modified", "gone", "error", "skipped"))
+    return (f"crawl run {run_id} ({spider}) {reason} in {stats.get('elapsed_time_seconds', 0):.1f} s: "
+            f"{stats.get('downloader/request_count', 0)} requests, "
+            f"{stats.get('downloader/response_bytes', 0) / 1e6:.1f} MB; {outcomes}")

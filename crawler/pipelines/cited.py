@@ -1,5 +1,6 @@
-"""Follow what a republisher cites: an original on a configured source is crawled too,
-so the archive can link the copy to it (``translation_of`` / ``cites``)."""
+"""Follow what an article cites as its origin: an original on a configured source is
+crawled too, so the archive can link the copy to it (``translation_of`` / ``cites``).
+Citations of other hosts are recorded by the archive, never fetched."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from ..archive.shared import archive_for
+from ..archive.store import DiscoveryRecord
 from ..items import PageItem
 from ..sources import DEFAULT_SEEDS_PATH, load_sources, source_for_url
 
@@ -20,6 +22,7 @@ class FollowCitedPipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
+        self.followed: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FollowCitedPipeline:
@@ -28,15 +31,29 @@ class FollowCitedPipeline:
         return cls(crawler)
 
     def process_item(self, item: PageItem) -> PageItem:
-        cited = item.article.cited_url if item.article else None
-        source = source_for_url(self.sources, cited) if cited else None
-        if source is None:
+        article = item.article if isinstance(item, PageItem) else None
+        if article is None or not (article.cited_url or article.citations):
             return item
-        cited = source.canonical(cited)
-        item.article = dataclasses.replace(item.article, cited_url=cited)
-        spider = self.crawler.spider
-        if archive_for(self.crawler).validators(cited) is None and hasattr(spider, "article_request"):
-            self.crawler.engine.crawl(spider.article_request(cited, source))
-            self.crawler.stats.inc_value("cited/followed")
-            logger.info("cited: %s cites %s (%s); crawling it", item.url, cited, source.name)
+        item.article = article = dataclasses.replace(
+            article, cited_url=self._canonical(article.cited_url),
+            citations=tuple(dict.fromkeys(self._canonical(c) for c in article.citations)))
+        for url in dict.fromkeys(filter(None, (article.cited_url, *article.citations))):
+            source = source_for_url(self.sources, url) if url.startswith("http") else None
+            if source is not None and url not in self.followed:
+                self._follow(url, source, item)
         return item
+
+    def _canonical(self, value: str | None) -> str | None:
+        source = source_for_url(self.sources, value) if value and value.startswith("http") else None
+        return source.canonical(value) if source else value
+
+    def _follow(self, url: str, source, item: PageItem) -> None:  # noqa: ANN001
+        self.followed.add(url)
+        archive = archive_for(self.crawler)
+        archive.record_discoveries([DiscoveryRecord(url=url, source=source.name, method="cited", found_on=item.url,
+                                                    found_at=item.fetched_at)])
+        spider = self.crawler.spider
+        if not archive.is_known(url) and hasattr(spider, "article_request"):
+            self.crawler.engine.crawl(spider.article_request(url, source))
+            self.crawler.stats.inc_value("cited/followed")
+            logger.info("cited: %s cites %s (%s); crawling it", item.url, url, source.name)

@@ -23,7 +23,7 @@ class ExtractPipeline:
         return cls(crawler)
 
     def process_item(self, item: PageItem) -> PageItem:
-        if item.html is None:
+        if not isinstance(item, PageItem) or item.html is None:
             return item
         if item.raw_hash and item.raw_hash == item.known_raw_hash:
             # The server ignored our validators but sent the very bytes we archived.

@@ -1,0 +1,68 @@
+"""Politeness the stock middlewares leave out: robots.txt Crawl-delay, and backing off
+as a server asks (Retry-After on 429/503, RFC 9110 §10.2.3) or exponentially."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
+
+logger = logging.getLogger(__name__)
+
+
+def slow_down(crawler, request: Request, delay: float, why: str) -> None:  # noqa: ANN001
+    """Raise the download slot's delay for the request's site to at least ``delay``."""
+    downloader = crawler.engine.downloader
+    slot = downloader.slots.get(downloader.get_slot_key(request))
+    if slot is not None and slot.delay < delay:
+        logger.info("politeness: %s for %s: waiting %.1f s between requests", why, request.url, delay)
+        slot.delay, slot.randomize_delay = delay, False
+
+
+class CrawlDelayRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, also obeying Crawl-delay (Protego reads it; Scrapy
+    does not apply it). AutoThrottle is told not to lower that site's delay below it."""
+
+    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
+        super().process_request_2(rp, request)  # raises IgnoreRequest when disallowed
+        if rp is None:
+            return
+        useragent = self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent)
+        delay = rp.crawl_delay(useragent)
+        if delay:
+            request.meta["autothrottle_dont_adjust_delay"] = True
+            slow_down(self.crawler, request, min(delay, self.crawler.settings.getfloat("ROBOTSTXT_MAX_CRAWL_DELAY", 60)),
+                      "robots.txt Crawl-delay")
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries, waiting as the server asks (Retry-After) or 2^n × RETRY_BACKOFF_BASE
+    seconds before retrying a 429 or 503, capped by RETRY_BACKOFF_MAX."""
+
+    def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status in (429, 503) and not request.meta.get("dont_retry"):
+            tries = request.meta.get("retry_times", 0)
+            base = self.crawler.settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
+            delay = retry_after(response) or base * 2 ** tries
+            slow_down(self.crawler, request, min(delay, self.crawler.settings.getfloat("RETRY_BACKOFF_MAX", 120.0)),
+                      f"HTTP {response.status}")
+        return super().process_response(request, response)
+
+
+def retry_after(response: Response) -> float | None:
+    """Seconds the server asked us to wait: delta-seconds or an HTTP-date."""
+    value = (response.headers.get(b"Retry-After") or b"").decode("latin-1").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+    except (TypeError, ValueError):
+        return None

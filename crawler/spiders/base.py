@@ -1,0 +1,161 @@
+"""What every spider shares: source selection, the article request and its parsing,
+and the per-run limits on what discovery may fetch."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterator
+
+from dateutil import parser as dateutil_parser
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest, UsageError
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from ..archive.shared import archive_for
+from ..discover import Announced
+from ..items import DiscoveryItem, PageItem
+from ..sources import DEFAULT_SEEDS_PATH, Source, load_sources
+
+
+class ArticleSpider(Spider):
+    """Base of all spiders. Arguments: ``-a sources=a,b``, ``-a max_articles=N`` (new
+    articles fetched per run), ``-a since=2025-06-01`` (skip announced articles older)."""
+
+    def __init__(self, *args: Any, sources: str | None = None, max_articles: str | None = None,
+                 since: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.source_filter = split_list(sources)
+        self.max_articles = _positive_int("max_articles", max_articles)
+        self.since = _since(since)
+        self.requested: set[str] = set()
+        self.per_source: dict[str, int] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticleSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.configure(load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH))
+        return spider
+
+    def configure(self, all_sources: dict[str, Source]) -> None:
+        unknown = [name for name in self.source_filter if name not in all_sources]
+        if unknown:
+            raise UsageError(f"-a sources: unknown source(s) {', '.join(unknown)}; "
+                             f"configured: {', '.join(all_sources)}")
+        self.all_sources = all_sources
+        self.sources = {n: s for n, s in all_sources.items() if not self.source_filter or n in self.source_filter}
+        # cited originals may be on any configured source, so all of them are on-site
+        self.allowed_domains = sorted({d for s in all_sources.values() for d in s.domains})
+
+    def run_args(self) -> dict[str, Any]:
+        args = {"sources": self.source_filter, "max_articles": self.max_articles,
+                "since": self.since.isoformat() if self.since else None}
+        return {k: v for k, v in args.items() if v}
+
+    # -- the article ---------------------------------------------------------------
+
+    def article_request(self, url: str, source: Source, **meta: Any) -> Request:
+        # Every status reaches parse_article, so a 304 or 404 is archived as a fetch too.
+        return Request(url, callback=self.parse_article, errback=self.fetch_failed,
+                       meta={"source": source.name, "handle_httpstatus_all": True, **meta})
+
+    def parse_article(self, response: Response) -> PageItem:
+        item = PageItem(url=response.url, source=response.meta["source"], fetched_at=utcnow(),
+                        http_status=response.status, urls=_urls(response.request, response.url),
+                        known_raw_hash=response.meta.get("archive_raw_hash"))
+        if response.status == 304:
+            item.outcome = "not_modified"
+        elif response.status >= 400:
+            item.outcome, item.error = "error", f"HTTP {response.status} for {response.url}"
+        elif not isinstance(response, TextResponse):
+            content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "none"
+            item.outcome, item.error = "skipped", f"not a text page (Content-Type: {content_type})"
+        else:
+            item.html = response.text
+            item.raw_hash = hashlib.sha256(response.body).hexdigest()
+            item.etag = _header(response, b"ETag")
+            item.last_modified = _header(response, b"Last-Modified")
+        return item
+
+    def fetch_failed(self, failure: Failure) -> PageItem | None:
+        request = failure.request
+        if "source" not in request.meta:
+            return None
+        outcome = "skipped" if failure.check(IgnoreRequest) else "error"
+        return PageItem(url=request.url, source=request.meta["source"], fetched_at=utcnow(),
+                        urls=_urls(request, request.url), outcome=outcome,
+                        error=f"{failure.type.__name__}: {failure.getErrorMessage()}")
+
+    # -- discovery -------------------------------------------------------------------
+
+    def announced(self, entries: list[Announced], source: Source, method: str, found_on: str) -> Iterator[Any]:
+        """Discovery items for the source's article URLs among ``entries``, and requests for
+        the new ones within this run's limits."""
+        pattern = re.compile(source.article_pattern) if source.article_pattern else None
+        archive = archive_for(self.crawler)
+        for entry in entries:
+            url = source.canonical(entry.url)
+            if not source.owns(url) or (pattern and not pattern.search(url)):
+                continue
+            yield DiscoveryItem(url=url, source=source.name, method=method, found_on=found_on, found_at=utcnow(),
+                                published_at=entry.published_at, guid=entry.guid, title=entry.title)
+            if self.since and entry.published_at and entry.published_at < self.since:
+                self.crawler.stats.inc_value("discover/too_old")
+                continue
+            if url in self.requested or archive.is_known(url):
+                continue
+            if not self._within_limits(source):
+                self.crawler.stats.inc_value("discover/over_limit")
+                continue
+            self.requested.add(url)
+            self.per_source[source.name] = self.per_source.get(source.name, 0) + 1
+            self.crawler.stats.inc_value(f"discover/{method}_article")
+            yield self.article_request(url, source)
+
+    def _within_limits(self, source: Source) -> bool:
+        cap = self.crawler.settings.getint("DISCOVER_MAX_PER_SOURCE", 0)
+        if self.max_articles is not None and len(self.requested) >= self.max_articles:
+            return False
+        return not cap or self.per_source.get(source.name, 0) < cap
+
+    def limit_reached(self) -> bool:
+        return self.max_articles is not None and len(self.requested) >= self.max_articles
+
+
+def split_list(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _positive_int(name: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"-a {name}={value}: expected a whole number of 1 or more")
+    return int(value)
+
+
+def _since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dateutil_parser.isoparse(value)
+    except ValueError:
+        raise UsageError(f"-a since={value}: expected a date such as 2025-06-01 or 2025-06-01T08:00+07:00") from None
+    return parsed.replace(tzinfo=parsed.tzinfo or timezone.utc).astimezone(timezone.utc)
+
+
+def _urls(request: Request | None, final_url: str) -> tuple[str, ...]:
+    hops = request.meta.get("redirect_urls", []) if request is not None else []
+    return tuple(dict.fromkeys([*hops, final_url]))
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None
