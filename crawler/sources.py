@@ -70,6 +70,8 @@ class Source:
     feeds: tuple[str, ...] = ()
     sitemaps: tuple[str, ...] = ()
     listings: tuple[str, ...] = ()
+    # selectors of article links on listing pages (default: every link matching article_pattern)
+    listing_links: tuple[str, ...] = ()
     article_pattern: str | None = None
     description: str | None = None
     rules: ExtractionRules = ExtractionRules()
@@ -84,7 +86,7 @@ class Source:
 
 SOURCE_KEYS = {f.name for f in fields(Source)} - {"name", "rules"}
 RULE_KEYS = {f.name for f in fields(ExtractionRules)} - {"timezone", "language"}
-LIST_KEYS = {"domains", "start_urls", "feeds", "sitemaps", "listings"} | {
+LIST_KEYS = {"domains", "start_urls", "feeds", "sitemaps", "listings", "listing_links"} | {
     f.name for f in fields(ExtractionRules) if f.type.startswith("tuple")
 } - {"host_aliases"}
 REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern", "drop_lines",

@@ -191,3 +191,41 @@ def test_readers_do_not_wait_for_a_writer(tmp_path):
         connection.rollback()
     reader.close()
     writer.close()
+
+
+def test_visits_schedule_the_next_one_and_due_articles_respect_caps(archive):
+    archive.record_fetch(visit())  # new: due again in 15 minutes
+    row = archive.article_for(ARTICLE.url)
+    assert (row.revisit_step, row.next_visit_at) == (0, T0 + timedelta(minutes=15))
+    other = replace(ARTICLE, url="https://znews.vn/b-post2.html", title="Khác", text="Một bài khác hẳn.")
+    archive.record_fetch(visit(other, minutes=1))
+    assert archive.due_articles(T0 + timedelta(minutes=10), per_source=5) == []
+    due = archive.due_articles(T0 + timedelta(hours=1), per_source=5)
+    assert due == [(ARTICLE.url, "znews"), (other.url, "znews")]  # most overdue first
+    assert archive.due_articles(T0 + timedelta(hours=1), per_source=1) == [(ARTICLE.url, "znews")]
+    assert archive.due_articles(T0 + timedelta(hours=1), per_source=5, sources=["dantri"]) == []
+    archive.record_fetch(visit(minutes=20))  # unchanged: backs off one step (young: capped at 1 h)
+    assert archive.article_for(ARTICLE.url).next_visit_at == T0 + timedelta(minutes=20, hours=1)
+
+
+def test_discoveries_are_recorded_once_per_place_with_their_metadata(archive):
+    from crawler.archive.models import Discovery
+    from crawler.archive.store import DiscoveryRecord
+
+    found = DiscoveryRecord(url=ARTICLE.url, source="znews", method="feed", found_on="https://znews.vn/rss/cong-nghe.rss",
+                            found_at=T0, published_at=T0, guid="g-1", title="Tiêu đề")
+    archive.record_discoveries([found, replace(found, found_at=T0 + timedelta(hours=1))])
+    with archive.session() as session:
+        (row,) = session.query(Discovery).all()
+    assert (row.first_seen_at, row.last_seen_at, row.guid) == (T0, T0 + timedelta(hours=1), "g-1")
+
+
+def test_citations_are_recorded_and_unconfigured_hosts_only_recorded(archive):
+    from crawler.archive.models import Citation
+
+    cited = replace(ARTICLE, citations=("Bloomberg", "https://www.reuters.com/x"))
+    archive.record_fetch(visit(cited))
+    with archive.session() as session:
+        rows = {(c.name, c.url, c.host) for c in session.query(Citation)}
+    assert rows == {("Bloomberg", None, None), (None, "https://www.reuters.com/x", "www.reuters.com")}
+    assert archive.links_of(ARTICLE.url) == []

@@ -13,13 +13,15 @@ NEXT_SELECTORS = ("link[rel='next']::attr(href)", "a[rel='next']::attr(href)", "
                   "a.next-page::attr(href)", ".pagination a.next::attr(href)")
 
 
-def parse_listing(html: str, url: str, article_pattern: str | None,
+def parse_listing(html: str, url: str, article_pattern: str | None, link_selectors: tuple[str, ...] = (),
                   next_selectors: tuple[str, ...] = ()) -> tuple[list[Announced], str | None]:
-    """Article URLs on the page (matching the source's pattern, first-seen order) and the next page."""
+    """Article URLs on the page (from the listing's own items when ``link_selectors`` name
+    them, matching the source's pattern, first-seen order) and the next page."""
     page = Selector(text=html)
     pattern = re.compile(article_pattern) if article_pattern else None
+    hrefs = [h for s in link_selectors for h in page.css(s).getall()] or page.css("a::attr(href)").getall()
     links = []
-    for href in page.css("a::attr(href)").getall():
+    for href in hrefs:
         absolute = urljoin(url, href.strip()).split("#", 1)[0]
         if absolute.startswith("http") and (pattern is None or pattern.search(absolute)):
             links.append(absolute)

@@ -2,7 +2,7 @@
 ``<root>/<host>/<path>`` (``index.html`` for a path ending in ``/``).
 
 A file may have a sidecar ``<file>.headers`` with raw header lines (``Status: 301``
-sets the status), e.g. to declare developpez's ISO-8859-1 charset or a redirect.
+sets the status, ``Delay: 0.5`` answers half a second late), e.g. to declare developpez's ISO-8859-1 charset or a redirect.
 Unknown paths are 404; a host without its own robots.txt gets an allow-all one.
 
 Validators are honoured like a real server (RFC 9110 §13.1): an ``ETag`` or
@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import threading
+import time
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,17 +49,20 @@ def _file_for(root: Path, request_path: str) -> Path | None:
     return None
 
 
-def _sidecar_headers(path: Path) -> tuple[int, list[tuple[str, str]]]:
+def _sidecar_headers(path: Path) -> tuple[int, float, list[tuple[str, str]]]:
+    """Status, delay in seconds (``Delay: 0.5``, to play a slow server) and header lines."""
     sidecar = path.with_name(path.name + ".headers")
-    status, headers = 200, []
+    status, delay, headers = 200, 0.0, []
     if sidecar.is_file():
         for line in sidecar.read_text(encoding="utf-8").splitlines():
             name, _, value = line.partition(":")
             if name.strip().lower() == "status":
                 status = int(value.strip())
+            elif name.strip().lower() == "delay":
+                delay = float(value.strip())
             elif name.strip():
                 headers.append((name.strip(), value.strip()))
-    return status, headers
+    return status, delay, headers
 
 
 class MirrorRequestHandler(BaseHTTPRequestHandler):
@@ -72,6 +76,7 @@ class MirrorRequestHandler(BaseHTTPRequestHandler):
         self._respond(head=True)
 
     def _respond(self, head: bool) -> None:
+        self.server.requested.append(self.path)
         path = _file_for(self.server.root, self.path)
         if path is None and urlsplit(self.path).path.count("/") == 2 and self.path.endswith("/robots.txt"):
             self._send(200, [("Content-Type", "text/plain")], DEFAULT_ROBOTS, head)
@@ -79,7 +84,9 @@ class MirrorRequestHandler(BaseHTTPRequestHandler):
         if path is None:
             self._send(404, [("Content-Type", "text/plain")], b"not in the mirror\n", head)
             return
-        status, headers = _sidecar_headers(path)
+        status, delay, headers = _sidecar_headers(path)
+        if delay:
+            time.sleep(delay)
         body = path.read_bytes()
         names = {name.lower() for name, _ in headers}
         if "content-type" not in names:
@@ -126,6 +133,7 @@ class MirrorHTTPServer(ThreadingHTTPServer):
         self.root = root
         self.verbose = verbose
         self.etags = etags
+        self.requested: list[str] = []  # paths asked for, in order (tests read it)
 
 
 class MirrorServer:
@@ -135,6 +143,10 @@ class MirrorServer:
                  etags: bool = False):
         self.httpd = MirrorHTTPServer((host, port), Path(root), verbose, etags)
         self.thread = threading.Thread(target=self.httpd.serve_forever, name="mirror", daemon=True)
+
+    @property
+    def requested(self) -> list[str]:
+        return self.httpd.requested
 
     @property
     def url(self) -> str:

@@ -30,7 +30,7 @@ class ListingsSpider(ArticleSpider):
             return
         source = self.sources[response.meta["listing_source"]]
         page, seen = response.meta["listing_page"], response.meta["listing_seen"]
-        entries, next_url = parse_listing(response.text, response.url, source.article_pattern)
+        entries, next_url = parse_listing(response.text, response.url, source.article_pattern, source.listing_links)
         signature = frozenset(e.url for e in entries)
         if signature and signature in seen:
             self.logger.info("listings: %s repeats an earlier page of this listing; stopping", response.url)
