@@ -75,6 +75,9 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 RETRY_BACKOFF_BASE = 2.0
 RETRY_BACKOFF_MAX = 120.0
 
+# An archive records what anyone would see: no session cookies.
+COOKIES_ENABLED = False
+
 DOWNLOAD_HANDLERS = {
     "http": "crawler.mirror.handler.MirrorDownloadHandler",
     "https": "crawler.mirror.handler.MirrorDownloadHandler",

@@ -9,6 +9,7 @@ query is sorted (w3lib).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import urlsplit, urlunsplit
 
 from courlan import normalize_url
@@ -20,6 +21,7 @@ AMP_PATH = re.compile(r"^/amp(?=/)|/amp/?$")
 AMP_QUERY = re.compile(r"(^|&)(?:amp(?:=1|=true)?|outputType=amp)(?=&|$)")
 
 
+@lru_cache(maxsize=65536)  # pure, and the same URL is canonicalised at each stage of a fetch
 def canonicalize_url(url: str, host_aliases: tuple[tuple[str, str], ...] = (), trailing_slash: str = "keep") -> str:
     """The canonical form of an article URL.
 

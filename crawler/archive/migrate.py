@@ -1,40 +1,65 @@
-"""Bring an archive's schema to the newest Alembic revision, from Python."""
+"""Bring an archive's schema to the newest Alembic revision, from Python.
+
+Alembic is imported only when a migration runs: every crawl and every `archive`
+command opens the archive, and an up-to-date one needs no more than a one-row read.
+"""
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from .db import create_archive_engine
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+MIGRATIONS = PROJECT_ROOT / "migrations"
+REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)?['\"]?", re.MULTILINE)
 
 
-def alembic_config() -> Config:
+def alembic_config():  # noqa: ANN201
+    from alembic.config import Config
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS))
     return config
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    """The newest revision, read from the migration files (the one no other revision follows)."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        fields = dict(REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        revisions.add(fields["revision"])
+        if fields.get("down_revision") and fields["down_revision"] != "None":
+            parents.add(fields["down_revision"])
+    (head,) = revisions - parents
+    return head
 
 
 def is_current(engine: Engine) -> bool:
     """Whether the database is at the newest revision (read-only check)."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    heads = set(ScriptDirectory.from_config(alembic_config()).get_heads())
     with engine.connect() as connection:
-        return set(MigrationContext.configure(connection).get_current_heads()) == heads
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema in one transaction (a new user never runs alembic)."""
+    from alembic import command
+
+    if revision == "head" and is_current(engine):
+        return
     _run(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     _run(engine, command.downgrade, revision)
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -27,8 +27,9 @@ from ..extract import Article
 from ..urls import canonicalize_url
 from ..sources import Source, load_sources, source_for_url
 from .db import create_archive_engine
-from .migrate import is_current, upgrade
+from .migrate import upgrade
 from ..schedule import RevisitPolicy
+from .revisits import is_quiet, record_quiet_visits
 from .models import (
     ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, CrawlRun, Discovery, Fetch, SimhashBand, SourceRow,
 )
@@ -103,18 +104,20 @@ class Archive:
         # each source's URL rules (host aliases, slashes) apply when looking URLs up
         self.sources = load_sources() if sources is None else sources
         self.policy = policy or RevisitPolicy()
+        self._reader: Engine | None = None
 
     @classmethod
     def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None,
              policy: RevisitPolicy | None = None) -> Archive:
         """Open (and migrate) an archive; ``readonly`` opens for reading, migrating only if behind."""
         engine = create_archive_engine(url, writer=not readonly)
-        if not readonly or not is_current(engine):
-            upgrade(engine)
+        upgrade(engine)  # a no-op read when the schema is current
         return cls(engine, sources, policy)
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._reader is not None:
+            self._reader.dispose()
 
     # -- sources and runs -------------------------------------------------
 
@@ -170,8 +173,7 @@ class Archive:
                 row.guid, row.title = record.guid or row.guid, record.title or row.title
 
     def is_known(self, url: str) -> bool:
-        with self.session() as session:
-            return _find_article(session, url, sources=self.sources) is not None
+        return self.validators(url) is not None
 
     def due_articles(self, now: datetime, per_source: int, sources: Iterable[str] | None = None) -> list[tuple[str, str]]:
         """(url, source) of articles due for a revisit, most overdue first, at most ``per_source`` each."""
@@ -198,13 +200,20 @@ class Archive:
         A record that fails (bad data) is rolled back alone and stored as an
         ``error`` fetch naming the problem, so the rest of the batch is kept.
         """
-        outcomes = []
+        outcomes: dict[int, str] = {}
         with self.session.begin() as session:
             batch = _Batch(session, dict(session.execute(select(SourceRow.name, SourceRow.id)).all()))
-            for record in records:
+            quiet = [i for i, r in enumerate(records) if is_quiet(r)]
+            if quiet:
+                stored = record_quiet_visits(session.connection(), [records[i] for i in quiet],
+                                             lambda u: _url_forms(u, self.sources), self.policy)
+                outcomes.update({quiet[i]: outcome for i, outcome in stored.items()})
+            for index, record in enumerate(records):
+                if index in outcomes:
+                    continue
                 try:
                     with session.begin_nested():
-                        outcomes.append(self._store(batch, record))
+                        outcomes[index] = self._store(batch, record)
                 except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
                     exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
                     logger.error("archive: could not store %s: %s", record.url, exc)
@@ -213,8 +222,8 @@ class Archive:
                             crawl_run_id=record.crawl_run_id, url=record.url, fetched_at=record.fetched_at,
                             http_status=record.http_status, outcome="error",
                             error=f"archive rejected the extracted article: {exc}"))
-                    outcomes.append("error")
-        return outcomes
+                    outcomes[index] = "error"
+        return [outcomes[i] for i in range(len(records))]
 
     def _store(self, batch: _Batch, record: FetchRecord) -> str:
         session = batch.session
@@ -324,13 +333,20 @@ class Archive:
 
     # -- reading ------------------------------------------------------------
 
+    @property
+    def reader(self) -> Engine:
+        """A second engine whose transactions begin deferred: lookups during a crawl
+        never take the write lock (and never wait for it)."""
+        if self._reader is None:
+            self._reader = create_archive_engine(self.engine.url.render_as_string(hide_password=False), writer=False)
+        return self._reader
+
     def validators(self, *urls: str) -> Validators | None:
         """ETag, Last-Modified and raw-body hash of the article any of ``urls`` leads to."""
-        with self.session() as session:
-            row = _find_article(session, *urls, sources=self.sources)
-            if row is None:
-                return None
-            return Validators(row.id, row.url, row.etag, row.last_modified, row.raw_hash)
+        forms = list(dict.fromkeys(f for url in urls if url for f in _url_forms(url, self.sources)))
+        with self.reader.connect() as connection:
+            row = connection.execute(VALIDATORS_QUERY, {"forms": forms, "canonical": forms}).first()
+        return Validators(*row) if row else None
 
     def article_for(self, url: str) -> ArticleRow | None:
         """The article row (with its source loaded) any of its URLs leads to."""
@@ -360,6 +376,15 @@ class Archive:
     def count(self, model: type) -> int:
         with self.session() as session:
             return session.scalar(select(func.count()).select_from(model))
+
+
+# Built once: the per-request lookup of a crawl (bench/recrawl.py) should not pay for
+# building and caching a statement each time.
+VALIDATORS_QUERY = (
+    select(ArticleRow.id, ArticleRow.url, ArticleRow.etag, ArticleRow.last_modified, ArticleRow.raw_hash)
+    .join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
+    .where(ArticleUrl.url.in_(bindparam("forms", expanding=True)))
+    .order_by(ArticleRow.url.in_(bindparam("canonical", expanding=True)).desc(), ArticleRow.id).limit(1))
 
 
 def _find_article(session: Session, *urls: str, sources: dict[str, Source] | None = None) -> ArticleRow | None:

@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import lxml.html
-import trafilatura
 from parsel import Selector
 
 from ..sources import ExtractionRules
@@ -123,6 +122,8 @@ def _drop_lines(text: str, patterns: tuple[str, ...]) -> str:
 
 
 def _trafilatura_text(html: str, url: str) -> str:
+    import trafilatura  # here, not at module level: a crawl of 304s never extracts (bench/recrawl.py)
+
     text = trafilatura.extract(
         html, url=url, output_format="txt", include_comments=False, include_tables=True,
         include_images=False, include_links=False, favor_recall=True, deduplicate=False,
