@@ -23,8 +23,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from .archive.db import archive_url
+from .export import versions as export_versions
+from .export import write_cdxj, write_csv, write_jsonl
 from .recrawl import RecrawlOptions
 from .recrawl import run as run_recrawl
+from .reextract import rebuild as rebuild_archive
+from .reextract import reextract as reextract_archive
 from .archive.models import ArticleLink, ArticleRow, ArticleVersion, SourceRow
 from .archive.search import latest_versions, search as search_archive
 from .archive.store import Archive
@@ -133,6 +137,61 @@ def links(args: argparse.Namespace, archive: Archive) -> int:
     return 0
 
 
+def reextract(args: argparse.Namespace, archive: Archive) -> int:
+    """Re-run extraction over the archived raw pages (WARC), without the network."""
+    since = _date_option(args.since)
+    if args.into:
+        target = Archive.open(args.into, warc_dir=archive.warc_dir)
+        try:
+            counts = rebuild_archive(archive, target)
+        finally:
+            target.close()
+        print(f"rebuilt {args.into} from {sum(counts.values())} archived visits: " + _counts(counts))
+        return 0
+    counts = reextract_archive(archive, args.source, since)
+    print(f"re-extracted {sum(counts.values())} article(s): " + _counts(counts))
+    return 0
+
+
+def export(args: argparse.Namespace, archive: Archive) -> int:
+    """Write versions (newest per article, or all) as JSON Lines or CSV."""
+    rows = export_versions(archive, all_versions=args.all_versions, source=args.source)
+    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    try:
+        count = (write_csv if args.format == "csv" else write_jsonl)(rows, out)
+    finally:
+        if args.output:
+            out.close()
+    if args.output:
+        print(f"wrote {count} version(s) to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cdxj(args: argparse.Namespace, archive: Archive) -> int:
+    """Index the WARC files as CDXJ, for pywb or any CDXJ-reading replay tool."""
+    output = Path(args.output or archive.warc_dir / "index.cdxj")
+    try:
+        lines = write_cdxj(archive.warc_dir, output)
+    except FileNotFoundError as exc:
+        raise CliError(f"{exc}: crawl first, or pass --warc-dir") from None
+    print(f"wrote {lines} CDXJ line(s) to {output}")
+    return 0
+
+
+def _date_option(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--since {value}: expected a date such as 2025-06-01") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _counts(counts) -> str:  # noqa: ANN001
+    return ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing to do"
+
+
 def recrawl(args: argparse.Namespace) -> int:
     """Discover new articles, then revisit the due ones: one unattended run (cron-safe)."""
     settings = {}
@@ -193,6 +252,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="a Scrapy setting, as with scrapy crawl -s (e.g. MIRROR_URL=bundled)")
     p.set_defaults(opens_archive=False)
+    warc_dir = argparse.ArgumentParser(add_help=False)
+    warc_dir.add_argument("--warc-dir", metavar="DIR", help="the WARC files (default: warc/ beside the archive)")
+    p = command(reextract, "archive reextract --source znews --since 2025-06-01\n"
+                           "  archive reextract --into sqlite:///rebuilt.db   # replay every visit into a new archive",
+                warc_dir)
+    p.add_argument("--source", metavar="S", help="only this source")
+    p.add_argument("--since", metavar="DATE", help="only pages captured since DATE (2025-06-01)")
+    p.add_argument("--into", metavar="URL", help="rebuild into this (new) archive instead of adding versions here")
+    p.set_defaults(writes=True)
+    p = command(export, "archive export --format csv --all-versions --output versions.csv")
+    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default: jsonl")
+    p.add_argument("--all-versions", action="store_true", help="every version, not only each article's newest")
+    p.add_argument("--source", metavar="S", help="only this source")
+    p.add_argument("--output", metavar="FILE", help="default: standard output")
+    p = command(cdxj, "archive cdxj --output warc/index.cdxj", warc_dir)
+    p.add_argument("--output", metavar="FILE", help="default: index.cdxj in the WARC directory")
     return parser
 
 
@@ -228,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "opens_archive", True):
         return args.func(args)
     try:
-        archive = open_archive(args.archive)
+        archive = open_archive(args.archive, writes=getattr(args, "writes", False),
+                               warc_dir=getattr(args, "warc_dir", None))
         try:
             return args.func(args, archive)
         finally:
@@ -247,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
 # -- opening the archive -------------------------------------------------------------
 
 
-def open_archive(option: str | None) -> Archive:
+def open_archive(option: str | None, writes: bool = False, warc_dir: str | None = None) -> Archive:
     """The archive the user named, refusing to create one where there is none."""
     url = archive_url(option)
     if "://" not in url:
@@ -263,7 +339,7 @@ def open_archive(option: str | None) -> Archive:
     if not _has_archive_tables(url):
         raise CliError(f"{shown} is not an archive (no articles table): "
                        "pass the archive's --archive URL, or run `scrapy crawl sources` to make one")
-    return Archive.open(url, readonly=True)
+    return Archive.open(url, readonly=not writes, warc_dir=warc_dir)
 
 
 def _has_archive_tables(url: str) -> bool:

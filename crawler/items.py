@@ -29,6 +29,8 @@ class PageItem:
     raw_hash: str | None = None
     # raw-body hash of the archived article at this URL, when there is one
     known_raw_hash: str | None = None
+    # where the exchange's WARC record lies (crawler.warc.RecordRef as a dict)
+    warc: dict | None = None
 
 
 @dataclass

@@ -24,6 +24,16 @@ ARCHIVE_CONDITIONAL_REQUESTS = True
 # Crawl the original a page cites ("Source : https://…") when a configured source covers it.
 CITED_FOLLOW = True
 
+# -- WARC (the raw web) --------------------------------------------------------
+# Write every HTTP exchange to WARC 1.1 files.
+WARC_ENABLED = True
+# Where (None: warc/ beside a SQLite archive, else ./warc).
+WARC_DIR = None
+# Start a new file past this many bytes.
+WARC_MAX_SIZE = 1024 ** 3
+# File names: <prefix>-<timestamp>-<serial>-<pid>.warc.gz
+WARC_PREFIX = "news-archive"
+
 # -- Offline mirror ----------------------------------------------------------
 # Fetch https://host/path from MIRROR_URL/host/path instead; "bundled" serves the
 # project's recorded web in-process. Empty: the live web.
@@ -91,6 +101,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.politeness.BackoffRetryMiddleware": 550,
     "crawler.middlewares.conditional.ConditionalRequestMiddleware": 560,
+    # next to the downloader: every exchange as sent and received, redirects and retries included
+    "crawler.middlewares.warc.WarcMiddleware": 950,
 }
 
 # fetch -> extract -> (follow cited) -> dedup + store

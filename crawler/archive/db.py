@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 
 DEFAULT_ARCHIVE_URL = "sqlite:///archive.db"
 # Cron runs and ad-hoc SQL sessions share the file: wait for a writer, do not fail.
@@ -15,6 +17,14 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def archive_url(setting: str | None = None) -> str:
     """The archive URL: Scrapy setting, else $ARCHIVE_URL, else ./archive.db."""
     return setting or os.environ.get("ARCHIVE_URL") or DEFAULT_ARCHIVE_URL
+
+
+def default_warc_dir(url: str | None = None) -> Path:
+    """Where the raw web goes by default: ``warc/`` beside a SQLite archive, else ``./warc``."""
+    parsed = make_url(archive_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return Path(parsed.database).resolve().parent / "warc"
+    return Path("warc")
 
 
 def create_archive_engine(url: str | None = None, foreign_keys: bool = True, writer: bool = True) -> Engine:

@@ -102,6 +102,11 @@ class ArticleRow(Base):
     # revisit schedule (crawler/schedule.py): position in REVISIT_INTERVALS and next due time
     revisit_step: Mapped[int] = mapped_column(default=0)
     next_visit_at: Mapped[datetime | None] = mapped_column(index=True)
+    # the last full WARC response record of this article: what revisit records refer to
+    capture_record_id: Mapped[str | None] = mapped_column(Text)
+    capture_url: Mapped[str | None] = mapped_column(Text)
+    capture_date: Mapped[str | None] = mapped_column(Text)
+    capture_digest: Mapped[str | None] = mapped_column(Text)
 
     source: Mapped[SourceRow] = relationship()
     versions: Mapped[list[ArticleVersion]] = relationship(
@@ -129,6 +134,10 @@ class ArticleVersion(Base):
     text: Mapped[str] = mapped_column(Text)
     cited_url: Mapped[str | None] = mapped_column(Text, index=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # which extractor and rules produced it; "reextract" when a re-run of a newer
+    # extractor over the archived page made it, not a change by the site
+    extractor_version: Mapped[str | None] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(String(16), default="crawl", server_default="crawl")  # crawl | reextract
     # A return to an earlier state (A -> B -> A) is a new version pointing at the identical one.
     same_as_version: Mapped[int | None]
     # Size of the change from the previous version (version 1: everything added).
@@ -159,6 +168,12 @@ class Fetch(Base):
     http_status: Mapped[int | None]
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
+    # the WARC record of this exchange (response, or revisit for 304s and identical bodies)
+    warc_filename: Mapped[str | None] = mapped_column(Text)
+    warc_offset: Mapped[int | None] = mapped_column(BigInteger)
+    warc_length: Mapped[int | None] = mapped_column(BigInteger)
+    warc_record_id: Mapped[str | None] = mapped_column(Text, index=True)
+    warc_record_type: Mapped[str | None] = mapped_column(String(16))
 
 
 class ArticleUrl(Base):

@@ -41,21 +41,24 @@ def record_quiet_visits(connection: Connection, records: Sequence, url_forms: Ca
         step, due = policy.next_visit(record.fetched_at, state["revisit_step"], record.outcome,
                                       published_at or article["first_seen_at"])
         updates[article["id"]] = {**state, "revisit_step": step, "next_visit_at": due,
-                                  "last_fetched_at": max(state["last_fetched_at"], record.fetched_at)}
+                                  "last_fetched_at": max(state["last_fetched_at"], record.fetched_at),
+                                  "etag": record.etag or state.get("etag"),
+                                  "last_modified": record.last_modified or state.get("last_modified")}
         fetches.append({"crawl_run_id": record.crawl_run_id, "url": record.url, "article_id": article["id"],
                         "version_id": version_id, "fetched_at": record.fetched_at, "http_status": record.http_status,
-                        "outcome": record.outcome, "error": None, **_warc_columns(record)})
+                        "outcome": record.outcome, "error": None, **record.warc_columns()})
         for url in (record.url, *record.urls):
             if url not in known:
                 new_urls.setdefault(url, {"article_id": article["id"], "url": url, "first_seen_at": record.fetched_at})
         done[i] = record.outcome
     if fetches:
         connection.execute(insert(Fetch), fetches)
+        # a server may send new validators with the same bytes (or with its 304)
         connection.execute(update(ArticleRow).where(ArticleRow.id == bindparam("b_id")).values(
             revisit_step=bindparam("b_step"), next_visit_at=bindparam("b_due"), last_fetched_at=bindparam("b_last"),
-            gone_at=None),
-            [{"b_id": i, "b_step": u["revisit_step"], "b_due": u["next_visit_at"], "b_last": u["last_fetched_at"]}
-             for i, u in updates.items()])
+            etag=bindparam("b_etag"), last_modified=bindparam("b_modified"), gone_at=None),
+            [{"b_id": i, "b_step": u["revisit_step"], "b_due": u["next_visit_at"], "b_last": u["last_fetched_at"],
+              "b_etag": u["etag"], "b_modified": u["last_modified"]} for i, u in updates.items()])
     if new_urls:
         connection.execute(insert(ArticleUrl), list(new_urls.values()))
     return done
@@ -66,7 +69,7 @@ def _articles_by_url(connection: Connection, urls: set[str]) -> dict[str, dict]:
         return {}
     rows = connection.execute(
         select(ArticleUrl.url, ArticleRow.id, ArticleRow.revisit_step, ArticleRow.first_seen_at,
-               ArticleRow.last_fetched_at, ArticleRow.url.label("canonical"))
+               ArticleRow.last_fetched_at, ArticleRow.etag, ArticleRow.last_modified)
         .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id).where(ArticleUrl.url.in_(urls)))
     found = {}
     for row in rows.mappings():
@@ -83,7 +86,3 @@ def _latest_versions(connection: Connection, article_ids: set[int]) -> dict[int,
         select(ArticleVersion.article_id, ArticleVersion.id, ArticleVersion.published_at)
         .join(newest, (newest.c.article_id == ArticleVersion.article_id) & (newest.c.version == ArticleVersion.version)))
     return {article_id: (version_id, published) for article_id, version_id, published in rows}
-
-
-def _warc_columns(record) -> dict:  # noqa: ANN001
-    return {}

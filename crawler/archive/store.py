@@ -12,8 +12,9 @@ Versioning rules (README "Versioning rules"):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
@@ -26,7 +27,7 @@ from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
 from ..extract import Article
 from ..urls import canonicalize_url
 from ..sources import Source, load_sources, source_for_url
-from .db import create_archive_engine
+from .db import create_archive_engine, default_warc_dir
 from .migrate import upgrade
 from ..schedule import RevisitPolicy
 from .revisits import is_quiet, record_quiet_visits
@@ -55,6 +56,16 @@ class FetchRecord:
     etag: str | None = None
     last_modified: str | None = None
     raw_hash: str | None = None
+    # the exchange's WARC record: crawler.warc.RecordRef as a dict
+    warc: dict[str, Any] | None = None
+    # "reextract" for a version made by re-running extraction over an archived page
+    cause: str = "crawl"
+
+    def warc_columns(self) -> dict[str, Any]:
+        warc = self.warc or {}
+        return {"warc_filename": warc.get("filename"), "warc_offset": warc.get("offset"),
+                "warc_length": warc.get("length"), "warc_record_id": warc.get("record_id"),
+                "warc_record_type": warc.get("record_type")}
 
 
 @dataclass(frozen=True)
@@ -74,13 +85,17 @@ class DiscoveryRecord:
 
 @dataclass(frozen=True)
 class Validators:
-    """What a conditional re-fetch of a known article needs."""
+    """What a conditional re-fetch of a known article needs, and its last full capture."""
 
     article_id: int
     url: str
     etag: str | None
     last_modified: str | None
     raw_hash: str | None
+    capture_record_id: str | None = None
+    capture_url: str | None = None
+    capture_date: str | None = None
+    capture_digest: str | None = None
 
 
 @dataclass
@@ -98,8 +113,10 @@ class Archive:
     """An archive database: open it with :meth:`open`, which also migrates it."""
 
     def __init__(self, engine: Engine, sources: dict[str, Source] | None = None,
-                 policy: RevisitPolicy | None = None):
+                 policy: RevisitPolicy | None = None, warc_dir: str | Path | None = None):
         self.engine = engine
+        # where this archive's raw web (WARC files) lives
+        self.warc_dir = Path(warc_dir) if warc_dir else default_warc_dir(engine.url.render_as_string(hide_password=False))
         self.session = sessionmaker(engine, expire_on_commit=False)
         # each source's URL rules (host aliases, slashes) apply when looking URLs up
         self.sources = load_sources() if sources is None else sources
@@ -108,11 +125,11 @@ class Archive:
 
     @classmethod
     def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None,
-             policy: RevisitPolicy | None = None) -> Archive:
+             policy: RevisitPolicy | None = None, warc_dir: str | Path | None = None) -> Archive:
         """Open (and migrate) an archive; ``readonly`` opens for reading, migrating only if behind."""
         engine = create_archive_engine(url, writer=not readonly)
         upgrade(engine)  # a no-op read when the schema is current
-        return cls(engine, sources, policy)
+        return cls(engine, sources, policy, warc_dir)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -228,7 +245,7 @@ class Archive:
     def _store(self, batch: _Batch, record: FetchRecord) -> str:
         session = batch.session
         fetch = Fetch(crawl_run_id=record.crawl_run_id, url=record.url, fetched_at=record.fetched_at,
-                      http_status=record.http_status, error=record.error)
+                      http_status=record.http_status, error=record.error, **record.warc_columns())
         if record.article is not None:
             row = self._article_row(batch, record)
             fetch.outcome, fetch.version_id = self._save_version(batch, row, record)
@@ -279,6 +296,9 @@ class Archive:
         _remember_urls(session, row, (article.url, record.url, *record.urls), record.fetched_at)
         row.etag, row.last_modified = record.etag, record.last_modified
         row.raw_hash = record.raw_hash or row.raw_hash
+        if record.warc and record.warc["record_type"] == "response":
+            row.capture_record_id, row.capture_url = record.warc["record_id"], record.url
+            row.capture_date, row.capture_digest = record.warc["date"], record.warc["payload_digest"]
         row.gone_at = None
         return row
 
@@ -298,7 +318,8 @@ class Archive:
             title=article.title, authors=list(article.authors), published_at=article.published_at,
             modified_at=article.modified_at, language=article.language, section=article.section,
             tags=list(article.tags), summary=article.summary, text=article.text, cited_url=article.cited_url,
-            content_hash=digest, same_as_version=earlier, simhash=fingerprint,
+            content_hash=digest, same_as_version=earlier, simhash=fingerprint, extractor_version=article.extractor,
+            cause=record.cause,
             chars_added=size.chars_added, chars_removed=size.chars_removed,
             words_added=size.words_added, words_removed=size.words_removed)
         session.add(version)
@@ -310,6 +331,21 @@ class Archive:
         row.last_changed_at = record.fetched_at
         self._link(batch, row, version)
         return ("changed" if latest else "new"), version.id
+
+    def save_reextraction(self, article_id: int, article: Article, captured_at: datetime) -> str:
+        """A re-extraction of an archived page: 'unchanged', or a new version with cause
+        'reextract' (the extractor changed, not the site)."""
+        with self.session.begin() as session:
+            row = session.get(ArticleRow, article_id)
+            latest = _latest_version(session, article_id)
+            article = replace(article, url=row.url)
+            if latest is not None and latest.content_hash == version_hash(article):
+                return "unchanged"
+            batch = _Batch(session, dict(session.execute(select(SourceRow.name, SourceRow.id)).all()))
+            record = FetchRecord(url=row.url, source=row.source.name, fetched_at=captured_at, article=article,
+                                 cause="reextract")
+            self._save_version(batch, row, record)
+            return "reextracted"
 
     # -- links between articles -------------------------------------------
 
@@ -381,7 +417,8 @@ class Archive:
 # Built once: the per-request lookup of a crawl (bench/recrawl.py) should not pay for
 # building and caching a statement each time.
 VALIDATORS_QUERY = (
-    select(ArticleRow.id, ArticleRow.url, ArticleRow.etag, ArticleRow.last_modified, ArticleRow.raw_hash)
+    select(ArticleRow.id, ArticleRow.url, ArticleRow.etag, ArticleRow.last_modified, ArticleRow.raw_hash,
+           ArticleRow.capture_record_id, ArticleRow.capture_url, ArticleRow.capture_date, ArticleRow.capture_digest)
     .join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
     .where(ArticleUrl.url.in_(bindparam("forms", expanding=True)))
     .order_by(ArticleRow.url.in_(bindparam("canonical", expanding=True)).desc(), ArticleRow.id).limit(1))

@@ -6,8 +6,11 @@ process pool, or later over archived raw pages.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from copy import deepcopy
+from functools import lru_cache
+from importlib import metadata
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +24,17 @@ from .dates import parse_datetime
 from .metadata import jsonld_article, select_all, select_first
 from .text import clean_line, clean_text
 from ..urls import canonicalize_url
+
+# Bump when a change here alters what is extracted from the same page; with the
+# trafilatura release and a digest of the source's rules it names the extractor.
+EXTRACTOR_REVISION = 1
+
+
+@lru_cache(maxsize=64)
+def extractor_version(rules: ExtractionRules) -> str:
+    rules_digest = hashlib.sha256(repr(rules).encode("utf-8")).hexdigest()[:10]
+    return f"crawler-{EXTRACTOR_REVISION}/trafilatura-{metadata.version('trafilatura')}/rules-{rules_digest}"
+
 
 # Below this share of the body element's own text, trafilatura is taken to have
 # dropped real paragraphs (short captions, one-line quotes) and stage 2 is used.
@@ -55,6 +69,8 @@ class Article:
     cited_url: str | None = None
     # every origin the article names: URLs and names ("Bloomberg"), in order
     citations: tuple[str, ...] = ()
+    # which extractor and rules made this (see extractor_version)
+    extractor: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -83,6 +99,7 @@ def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
         text=text,
         cited_url=_cited_url(page, text, url, rules),
         citations=_citations(page, text, url, rules),
+        extractor=extractor_version(rules),
     )
 
 

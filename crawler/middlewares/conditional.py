@@ -12,6 +12,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from ..archive.shared import archive_for
+from ..warc import PriorCapture
 from ..sources import DEFAULT_SEEDS_PATH, load_sources, source_for_url
 
 
@@ -35,6 +36,9 @@ class ConditionalRequestMiddleware:
         request.meta["archive_raw_hash"] = known.raw_hash if known else None
         if known is None:
             return None
+        if known.capture_record_id:  # what a WARC revisit record will refer to
+            request.meta["archive_capture"] = PriorCapture(known.capture_record_id, known.capture_url,
+                                                           known.capture_date, known.capture_digest)
         if known.etag and b"If-None-Match" not in request.headers:
             request.headers[b"If-None-Match"] = known.etag
         if known.last_modified and b"If-Modified-Since" not in request.headers:

@@ -53,7 +53,7 @@ class ArchivePipeline:
             url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
             article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id,
             urls=tuple(dict.fromkeys(urls)), etag=item.etag, last_modified=item.last_modified,
-            raw_hash=item.raw_hash))
+            raw_hash=item.raw_hash, warc=item.warc))
         if len(self.batch) >= self.batch_size:
             self.flush()
         return item

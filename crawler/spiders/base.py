@@ -65,7 +65,7 @@ class ArticleSpider(Spider):
     def parse_article(self, response: Response) -> PageItem:
         item = PageItem(url=response.url, source=response.meta["source"], fetched_at=utcnow(),
                         http_status=response.status, urls=_urls(response.request, response.url),
-                        known_raw_hash=response.meta.get("archive_raw_hash"))
+                        known_raw_hash=response.meta.get("archive_raw_hash"), warc=response.meta.get("warc"))
         if response.status == 304:
             item.outcome = "not_modified"
         elif response.status >= 400:
