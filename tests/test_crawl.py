@@ -112,3 +112,13 @@ def test_page_without_article_body_is_recorded_with_the_reason(extra_web, tmp_pa
     assert fetch["outcome"] == "skipped" and fetch["http_status"] == 200
     assert "https://znews.vn/chuyen-muc-post1.html" in fetch["error"] and "no article body" in fetch["error"]
     assert query(archive, "SELECT count(*) FROM article_versions")[0][0] == 0
+
+
+def test_no_visit_is_lost_between_small_batches(mirror, tmp_path):
+    """Items that arrive while a batch is being written must land in the next batch."""
+    archive = tmp_path / "archive.db"
+    run_crawl(mirror.url, archive, "-s", "ARCHIVE_BATCH_SIZE=2")
+    stats = json.loads(query(archive, "SELECT stats FROM crawl_runs")[0][0])
+    fetches = query(archive, "SELECT count(*) FROM fetches")[0][0]
+    assert fetches == stats["item_scraped_count"] == len(PAGES)
+    assert query(archive, "SELECT count(*) FROM fetches WHERE warc_record_id IS NULL")[0][0] == 0

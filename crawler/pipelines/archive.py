@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from concurrent.futures import Future
+from dataclasses import asdict, replace
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
@@ -41,34 +44,34 @@ class ArchivePipeline:
         self.run_id = self.archive.start_run(spider.name, spider.run_args() if hasattr(spider, "run_args") else {})
         logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
-    def process_item(self, item: PageItem | DiscoveryItem) -> PageItem | DiscoveryItem:
+    async def process_item(self, item: PageItem | DiscoveryItem) -> PageItem | DiscoveryItem:
         if isinstance(item, DiscoveryItem):
             self.discoveries.append(DiscoveryRecord(crawl_run_id=self.run_id, **vars(item)))
-            if len(self.discoveries) >= self.batch_size:
-                self.flush()
-            return item
-        source = self.sources.get(item.source)
-        urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls
-        self.batch.append(FetchRecord(
-            url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
-            article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id,
-            urls=tuple(dict.fromkeys(urls)), etag=item.etag, last_modified=item.last_modified,
-            raw_hash=item.raw_hash, warc=item.warc))
-        if len(self.batch) >= self.batch_size:
-            self.flush()
+        else:
+            source = self.sources.get(item.source)
+            urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls
+            self.batch.append((FetchRecord(
+                url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
+                article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id,
+                urls=tuple(dict.fromkeys(urls)), etag=item.etag, last_modified=item.last_modified,
+                raw_hash=item.raw_hash), item.warc))
+        if len(self.batch) >= self.batch_size or len(self.discoveries) >= self.batch_size:
+            await self.flush()
         return item
 
-    def flush(self) -> None:
+    async def flush(self) -> None:
+        # Take the batches first: items arriving while the WARC writes are awaited go to new ones.
         discoveries, self.discoveries = self.discoveries, []
+        batch, self.batch = self.batch, []
         if discoveries:
             self.archive.record_discoveries(discoveries)
-        batch, self.batch = self.batch, []
         if batch:
-            for outcome in self.archive.record_fetches(batch):
+            records = [replace(record, warc=await _warc_record(record.url, warc)) for record, warc in batch]
+            for outcome in self.archive.record_fetches(records):
                 self.crawler.stats.inc_value(f"archive/{outcome}")
 
-    def close_spider(self) -> None:
-        self.flush()
+    async def close_spider(self) -> None:
+        await self.flush()
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.archive is None:
@@ -86,3 +89,14 @@ def run_summary(run_id: int, spider: str, reason: str, stats: dict) -> str:
     return (f"crawl run {run_id} ({spider}) {reason} in {stats.get('elapsed_time_seconds', 0):.1f} s: "
             f"{stats.get('downloader/request_count', 0)} requests, "
             f"{stats.get('downloader/response_bytes', 0) / 1e6:.1f} MB; {outcomes}")
+
+
+async def _warc_record(url: str, warc: Future | dict | None) -> dict | None:
+    """Where WarcMiddleware's writer put this exchange (by flush time it is nearly always written)."""
+    if not isinstance(warc, Future):
+        return warc
+    try:
+        return asdict(warc.result() if warc.done() else await asyncio.wrap_future(warc))
+    except Exception as exc:  # noqa: BLE001 - the visit is still archived, without its raw record
+        logger.error("warc: could not write the record of %s: %s", url, exc)
+        return None
