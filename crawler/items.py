@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from .archive.records import DiscoveryRecord
 from .extract import Article
 
 
@@ -33,15 +34,6 @@ class PageItem:
     warc: dict | None = None
 
 
-@dataclass
-class DiscoveryItem:
-    """An article URL a feed, sitemap, listing or citing page announced."""
 
-    url: str
-    source: str
-    method: str
-    found_on: str
-    found_at: datetime
-    published_at: datetime | None = None
-    guid: str | None = None
-    title: str | None = None
+# A discovery is archived as it is found: the item is the archive's own record.
+DiscoveryItem = DiscoveryRecord

@@ -20,7 +20,8 @@ from scrapy.http import Headers, HtmlResponse
 from sqlalchemy import select
 
 from .archive.models import ArticleRow, Fetch, SourceRow
-from .archive.store import Archive, FetchRecord
+from .archive.records import FetchRecord
+from .archive.store import Archive
 from .extract import NotAnArticle, extract_article
 from .sources import source_for_url
 from .warc.reader import read_payload, read_record

@@ -4,6 +4,7 @@ without the network, and never left broken by a killed writer."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -183,3 +184,20 @@ def test_kill_9_during_writes_leaves_readable_files(tmp_path):
     with open(path, "rb") as stream:
         kinds = Counter(record.rec_type for record in ArchiveIterator(stream))
     assert kinds["response"] >= 5 and kinds["response"] == kinds["request"]
+
+
+def test_files_rotate_by_size_and_each_reads_whole(tmp_path):
+    from crawler.warc import WarcWriter
+    from crawler.warc.writer import Exchange
+
+    writer = WarcWriter(tmp_path, max_size=20_000)
+    body = os.urandom(7_500)  # 7.5 KB that gzip cannot shrink
+    refs = [writer.write_exchange(Exchange(f"https://znews.vn/p{i}-post{i}.html", "GET", [], 200,
+                                           [("Content-Type", "text/html")], body)) for i in range(12)]
+    writer.close()
+    files = sorted(tmp_path.glob("*.warc.gz"))
+    assert len(files) >= 4 and all(p.stat().st_size <= 20_000 for p in files)
+    assert all(warcio_check(p).returncode == 0 for p in files)
+    for ref in refs:
+        headers, _, payload = read_record(tmp_path, ref.filename, ref.offset)
+        assert headers.get_header("WARC-Record-ID") == ref.record_id and payload == body

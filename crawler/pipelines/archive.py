@@ -12,7 +12,8 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 
 from ..archive.shared import archive_for
-from ..archive.store import Archive, DiscoveryRecord, FetchRecord
+from ..archive.records import DiscoveryRecord, FetchRecord
+from ..archive.store import Archive
 from ..items import DiscoveryItem, PageItem
 from ..sources import DEFAULT_SEEDS_PATH, load_sources
 
@@ -46,7 +47,7 @@ class ArchivePipeline:
 
     async def process_item(self, item: PageItem | DiscoveryItem) -> PageItem | DiscoveryItem:
         if isinstance(item, DiscoveryItem):
-            self.discoveries.append(DiscoveryRecord(crawl_run_id=self.run_id, **vars(item)))
+            self.discoveries.append(replace(item, crawl_run_id=self.run_id))
         else:
             source = self.sources.get(item.source)
             urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls

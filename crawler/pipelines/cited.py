@@ -11,7 +11,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 from ..archive.shared import archive_for
-from ..archive.store import DiscoveryRecord
+from ..archive.records import DiscoveryRecord
 from ..items import PageItem
 from ..sources import DEFAULT_SEEDS_PATH, load_sources, source_for_url
 
