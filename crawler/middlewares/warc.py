@@ -22,6 +22,10 @@ from ..warc import Exchange
 from ..warc.process import WriterProcess
 
 
+# Seconds a partial chunk of exchanges waits for more before it is sent to the writer.
+SEND_AFTER = 0.05
+
+
 class WarcMiddleware:
     def __init__(self, writer: WriterProcess):
         self.writer = writer
@@ -43,6 +47,10 @@ class WarcMiddleware:
             body=response.body, protocol=response.protocol or "HTTP/1.1",
             prior=request.meta.get("archive_capture"))
         request.meta["warc"] = self.writer.write(exchange)
+        if len(self.writer.pending) == 1:  # ship a partial chunk soon, whatever follows
+            from twisted.internet import reactor
+
+            reactor.callLater(SEND_AFTER, self.writer.send)
         return response
 
     def engine_stopped(self) -> None:
