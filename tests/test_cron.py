@@ -142,3 +142,31 @@ def test_recrawl_discovers_then_a_second_run_fetches_nothing_not_due(tmp_path):
     assert second.returncode == 0
     fetched_again = query(archive, "SELECT count(*) FROM fetches WHERE crawl_run_id > 4 AND article_id IS NOT NULL")
     assert fetched_again[0][0] == 0  # known articles wait for their schedule
+
+
+def test_a_killed_crawl_leaves_no_writer_process_behind(tmp_path):
+    process = recrawl(tmp_path / "archive.db", "--no-revisit", wait=False)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list((tmp_path / "warc").glob("*.open")):
+        time.sleep(0.05)  # the writer process has written its first records
+    children = _children(process.pid)
+    assert children and list((tmp_path / "warc").glob("*.open")), "the WARC writer process did not start"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in children)
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    return [int(c) for c in open(path).read().split()] if os.path.exists(path) else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

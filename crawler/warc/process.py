@@ -9,7 +9,9 @@ page (bench/recrawl.py).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+from multiprocessing.connection import wait
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -23,6 +25,14 @@ _writer: WarcWriter | None = None  # the writer process's own
 def _open(directory: str, max_size: int, prefix: str) -> None:
     global _writer
     _writer = WarcWriter(directory, max_size=max_size, prefix=prefix)
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """A crawl killed with SIGKILL must not leave its writer behind: the executor's queue
+    keeps a pipe open in this process, so it would never read EOF and never exit."""
+    wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)  # a torn last record is rolled back by the next writer
 
 
 def _write_all(exchanges: list[Exchange]) -> list[RecordRef]:
