@@ -10,7 +10,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from .db import create_archive_engine
 
@@ -41,11 +42,13 @@ def head_revision() -> str:
 
 
 def is_current(engine: Engine) -> bool:
-    """Whether the database is at the newest revision (read-only check)."""
-    with engine.connect() as connection:
-        if not inspect(connection).has_table("alembic_version"):
-            return False
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head_revision()]
+    """Whether the database is at the newest revision (one read; no schema inspection)."""
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    except DBAPIError:  # no alembic_version table: a new database
+        return False
+    return versions == [head_revision()]
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

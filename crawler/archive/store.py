@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -79,6 +80,8 @@ class Archive:
         self.sources = load_sources() if sources is None else sources
         self.policy = policy or RevisitPolicy()
         self._reader: Engine | None = None
+        # the lookup forms of a URL, computed once per URL (every request and visit asks)
+        self.url_forms = lru_cache(maxsize=65536)(lambda url: tuple(_url_forms(url, self.sources)))
 
     @classmethod
     def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None,
@@ -180,7 +183,7 @@ class Archive:
             quiet = [i for i, r in enumerate(records) if is_quiet(r)]
             if quiet:
                 stored = record_quiet_visits(session.connection(), [records[i] for i in quiet],
-                                             lambda u: _url_forms(u, self.sources), self.policy)
+                                             self.url_forms, self.policy)
                 outcomes.update({quiet[i]: outcome for i, outcome in stored.items()})
             for index, record in enumerate(records):
                 if index in outcomes:
@@ -336,7 +339,7 @@ class Archive:
 
     def validators(self, *urls: str) -> Validators | None:
         """ETag, Last-Modified and raw-body hash of the article any of ``urls`` leads to."""
-        forms = list(dict.fromkeys(f for url in urls if url for f in _url_forms(url, self.sources)))
+        forms = list(dict.fromkeys(f for url in urls if url for f in self.url_forms(url)))
         with self.reader.connect() as connection:
             row = connection.execute(VALIDATORS_QUERY, {"forms": forms, "canonical": forms}).first()
         return Validators(*row) if row else None

@@ -13,13 +13,11 @@ from scrapy.exceptions import NotConfigured
 
 from ..archive.shared import archive_for
 from ..warc import PriorCapture
-from ..sources import DEFAULT_SEEDS_PATH, load_sources, source_for_url
 
 
 class ConditionalRequestMiddleware:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
@@ -30,9 +28,7 @@ class ConditionalRequestMiddleware:
     def process_request(self, request: Request) -> None:
         if "source" not in request.meta or "archive_raw_hash" in request.meta:
             return None  # not an article request, or already looked up (retry, redirect)
-        source = source_for_url(self.sources, request.url)
-        urls = [request.url] + ([source.canonical(request.url)] if source else [])
-        known = archive_for(self.crawler).validators(*urls)
+        known = archive_for(self.crawler).validators(request.url)  # also tries the source's canonical form
         request.meta["archive_raw_hash"] = known.raw_hash if known else None
         if known is None:
             return None
