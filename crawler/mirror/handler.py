@@ -36,6 +36,10 @@ class MirrorDownloadHandler(HTTP11DownloadHandler):
         super().__init__(crawler)
         mirror_url = crawler.settings.get("MIRROR_URL") or ""
         self.mirror_url = (bundled_mirror_url() if mirror_url == BUNDLED else mirror_url).rstrip("/")
+        if self.mirror_url:
+            # Every site is one host here: keep as many connections alive as the crawl runs
+            # requests, not CONCURRENT_REQUESTS_PER_DOMAIN, or each request opens a new one.
+            self._pool.maxPersistentPerHost = crawler.settings.getint("CONCURRENT_REQUESTS")
 
     async def download_request(self, request: Request) -> Response:
         if not self.mirror_url:
