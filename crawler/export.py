@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .archive.models import ArticleRow, ArticleVersion, Fetch, SourceRow
 from .archive.store import Archive
@@ -28,18 +28,16 @@ def versions(archive: Archive, all_versions: bool = False, source: str | None = 
              .join(SourceRow, SourceRow.id == ArticleRow.source_id)
              .outerjoin(Fetch, (Fetch.version_id == ArticleVersion.id) & Fetch.outcome.in_(("new", "changed")))
              .order_by(ArticleVersion.article_id, ArticleVersion.version))
+    if not all_versions:
+        newest = (select(ArticleVersion.article_id, func.max(ArticleVersion.version).label("version"))
+                  .group_by(ArticleVersion.article_id).subquery())
+        query = query.join(newest, (newest.c.article_id == ArticleVersion.article_id)
+                           & (newest.c.version == ArticleVersion.version))
     if source:
         query = query.where(SourceRow.name == source)
     with archive.session() as session:
         for version, url, source_name, fetch in session.execute(query):
-            if not all_versions and version.version != _newest(session, version.article_id):
-                continue
             yield _row(version, url, source_name, fetch)
-
-
-def _newest(session, article_id: int) -> int:  # noqa: ANN001
-    return session.scalar(select(ArticleVersion.version).where(ArticleVersion.article_id == article_id)
-                          .order_by(ArticleVersion.version.desc()).limit(1))
 
 
 def _row(version: ArticleVersion, url: str, source: str, fetch: Fetch | None) -> dict[str, Any]:

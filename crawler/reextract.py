@@ -63,7 +63,8 @@ def captures(archive: Archive, source: str | None = None, since: datetime | None
         for fetch, source_name in rows:
             place = (fetch.warc_filename, fetch.warc_offset)
             if fetch.warc_record_type == "revisit" and fetch.http_status == 200:
-                original = session.get(Fetch, _refers_to(archive, fetch, originals))
+                original_id = _refers_to(archive, fetch, originals)
+                original = session.get(Fetch, original_id) if original_id else None
                 place = (original.warc_filename, original.warc_offset) if original else (None, None)
             yield Capture(fetch, source_name, *place)
 

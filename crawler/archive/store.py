@@ -17,24 +17,23 @@ from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
-from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
-from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
+from ..dedup import change_size, simhash, simhash_bands, version_hash
 from ..extract import Article
 from ..urls import canonicalize_url
 from ..sources import Source, load_sources, source_for_url
 from .db import create_archive_engine, default_warc_dir
 from .migrate import upgrade
 from ..schedule import RevisitPolicy
+from .links import link_article, citation_row
 from .records import DiscoveryRecord, FetchRecord
 from .revisits import is_quiet, record_quiet_visits
 from .models import (
-    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, CrawlRun, Discovery, Fetch, SimhashBand, SourceRow,
+    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Discovery, Fetch, SimhashBand, SourceRow,
 )
 
 logger = logging.getLogger(__name__)
@@ -286,10 +285,10 @@ class Archive:
         session.flush()
         session.add_all(SimhashBand(band=band, value=value, version_id=version.id, article_id=row.id)
                         for band, value in enumerate(simhash_bands(fingerprint)))
-        session.add_all(_citation_row(value, version.id, row.id)
+        session.add_all(citation_row(value, version.id, row.id)
                         for value in dict.fromkeys(filter(None, (article.cited_url, *article.citations))))
         row.last_changed_at = record.fetched_at
-        self._link(batch, row, version)
+        link_article(session, row, version, batch.now, lambda url: _find_article(session, url, sources=self.sources))
         return ("changed" if latest else "new"), version.id
 
     def save_reextraction(self, article_id: int, article: Article, captured_at: datetime) -> str:
@@ -306,26 +305,6 @@ class Archive:
                                  cause="reextract")
             self._save_version(batch, row, record)
             return "reextracted"
-
-    # -- links between articles -------------------------------------------
-
-    def _link(self, batch: _Batch, row: ArticleRow, version: ArticleVersion) -> None:
-        session = batch.session
-        for other_id, distance in _near_duplicates(session, row.id, version.simhash):
-            first, second = sorted((row, session.get(ArticleRow, other_id)), key=lambda a: (a.first_seen_at, a.id))
-            _add_link(session, second.id, first.id, "duplicate_of", 1 - distance / 64, batch.now)
-        session.flush()
-        for cited_url in session.scalars(select(Citation.url).where(Citation.version_id == version.id,
-                                                                    Citation.url.is_not(None))):
-            cited = _find_article(session, cited_url, sources=self.sources)
-            if cited is not None and cited.id != row.id:
-                _add_link(session, row.id, cited.id, _citation_kind(session, version, cited), 1.0, batch.now)
-        # articles archived earlier that cite this one
-        urls = select(ArticleUrl.url).where(ArticleUrl.article_id == row.id)
-        for citing in session.scalars(select(ArticleVersion).join(Citation, Citation.version_id == ArticleVersion.id)
-                                      .where(Citation.url.in_(urls))):
-            if citing.article_id != row.id:
-                _add_link(session, citing.article_id, row.id, _citation_kind(session, citing, row), 1.0, batch.now)
 
     # -- reading ------------------------------------------------------------
 
@@ -400,12 +379,6 @@ def _url_forms(url: str, sources: dict[str, Source]) -> list[str]:
     return [url, canonicalize_url(url)] + ([source.canonical(url)] if source else [])
 
 
-def _citation_row(value: str, version_id: int, article_id: int) -> Citation:
-    if value.startswith(("http://", "https://")):
-        return Citation(version_id=version_id, article_id=article_id, url=value, host=urlsplit(value).hostname)
-    return Citation(version_id=version_id, article_id=article_id, name=value)
-
-
 def _remember_urls(session: Session, row: ArticleRow, urls: Iterable[str], seen_at: datetime) -> None:
     for url in dict.fromkeys(urls):
         if session.scalar(select(ArticleUrl.id).where(ArticleUrl.url == url)) is None:
@@ -424,33 +397,3 @@ def _same_text_elsewhere_in_source(session: Session, source_id: int, article: Ar
 def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:
     return session.scalar(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
                           .order_by(ArticleVersion.version.desc()).limit(1))
-
-
-def _near_duplicates(session: Session, article_id: int, fingerprint: int) -> list[tuple[int, int]]:
-    """Other articles with a version within NEAR_DUPLICATE_BITS, found through the band index."""
-    if fingerprint == 0:
-        return []
-    bands = simhash_bands(fingerprint)
-    clauses = [(SimhashBand.band == band) & (SimhashBand.value == value) for band, value in enumerate(bands)]
-    query = (select(SimhashBand.article_id, ArticleVersion.simhash).join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
-             .where(SimhashBand.article_id != article_id).where(clauses[0] | clauses[1] | clauses[2] | clauses[3]))
-    best: dict[int, int] = {}
-    for other_id, other in session.execute(query):
-        distance = hamming(fingerprint, other)
-        if distance <= NEAR_DUPLICATE_BITS and distance < best.get(other_id, 65):
-            best[other_id] = distance
-    return sorted(best.items())
-
-
-def _citation_kind(session: Session, citing: ArticleVersion, cited: ArticleRow) -> str:
-    cited_latest = _latest_version(session, cited.id)
-    if cited_latest and citing.language and cited_latest.language and citing.language != cited_latest.language:
-        return "translation_of"
-    return "cites"
-
-
-def _add_link(session: Session, from_id: int, to_id: int, kind: str, score: float, now: datetime) -> None:
-    exists = session.scalar(select(ArticleLink.id).where(
-        ArticleLink.from_article_id == from_id, ArticleLink.to_article_id == to_id, ArticleLink.kind == kind))
-    if exists is None:
-        session.add(ArticleLink(from_article_id=from_id, to_article_id=to_id, kind=kind, score=score, detected_at=now))
