@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from functools import lru_cache
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,18 @@ LIST_KEYS = {"domains", "start_urls", "feeds", "sitemaps", "listings", "listing_
 REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern", "drop_lines",
               "citation_patterns"}
 TRAILING_SLASH_MODES = ("keep", "strip", "add")
+
+
+def sources_from_settings(settings) -> dict[str, Source]:  # noqa: ANN001 - a Scrapy Settings
+    """The sources of SOURCES_FILE (default: this project's seeds), read once per file version:
+    the spider, the pipelines and the archive all ask at start-up."""
+    path = Path(settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH).resolve()
+    return _load_cached(path, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, _mtime: int) -> dict[str, Source]:
+    return load_sources(path)
 
 
 def load_sources(path: str | Path = DEFAULT_SEEDS_PATH) -> dict[str, Source]:

@@ -7,7 +7,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from ..schedule import RevisitPolicy
-from ..sources import DEFAULT_SEEDS_PATH, load_sources
+from ..sources import sources_from_settings
 from .db import archive_url
 from .store import Archive
 
@@ -18,7 +18,7 @@ def archive_for(crawler: Crawler) -> Archive:
     archive = getattr(crawler, _ATTRIBUTE, None)
     if archive is None:
         settings = crawler.settings
-        sources = load_sources(settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
+        sources = sources_from_settings(settings)
         policy = RevisitPolicy.from_minutes(settings.getlist("REVISIT_INTERVALS"), settings.getfloat("REVISIT_YOUNG_HOURS"),
                                             settings.getint("REVISIT_YOUNG_MAX_STEP"), settings.getfloat("REVISIT_GONE_DAYS"))
         archive = Archive.open(archive_url(settings.get("ARCHIVE_URL")), sources=sources, policy=policy)

@@ -229,11 +229,7 @@ class Archive:
         if row is not None and record.http_status in GONE_STATUSES:
             row.gone_at = row.gone_at or record.fetched_at
             return "gone"
-        if row is not None and record.outcome in ("not_modified", "unchanged"):
-            fetch.version_id = _latest_version(session, row.id).id
-            _remember_urls(session, row, (record.url, *record.urls), record.fetched_at)
-            row.gone_at = None
-            return record.outcome
+        # visits of known articles that need no extraction took the bulk path (revisits.py)
         if record.outcome in ("not_modified", "unchanged"):
             fetch.error = f"{record.outcome} reported for {record.url}, which is not in the archive"
             return "error"

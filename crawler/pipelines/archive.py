@@ -15,7 +15,7 @@ from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord, FetchRecord
 from ..archive.store import Archive
 from ..items import DiscoveryItem, PageItem
-from ..sources import DEFAULT_SEEDS_PATH, load_sources
+from ..sources import sources_from_settings
 
 logger = logging.getLogger(__name__)
 # finish_reason -> crawl_runs.status
@@ -26,7 +26,7 @@ RUN_STATUS = {"finished": "finished", "shutdown": "interrupted", "closespider_ti
 class ArchivePipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
+        self.sources = sources_from_settings(crawler.settings)
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 50)
         self.batch: list[FetchRecord] = []
         self.discoveries: list[DiscoveryRecord] = []

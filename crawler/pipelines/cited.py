@@ -13,7 +13,7 @@ from scrapy.exceptions import NotConfigured
 from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord
 from ..items import PageItem
-from ..sources import DEFAULT_SEEDS_PATH, load_sources, source_for_url
+from ..sources import source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 class FollowCitedPipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
-        self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
+        self.sources = sources_from_settings(crawler.settings)
         self.followed: set[str] = set()
 
     @classmethod

@@ -8,7 +8,7 @@ from scrapy.crawler import Crawler
 
 from ..extract import NotAnArticle, extract_article
 from ..items import PageItem
-from ..sources import DEFAULT_SEEDS_PATH, load_sources
+from ..sources import sources_from_settings
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 class ExtractPipeline:
     def __init__(self, crawler: Crawler):
         self.stats = crawler.stats
-        self.sources = load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH)
+        self.sources = sources_from_settings(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:

@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 from ..archive.shared import archive_for
 from ..discover import Announced
 from ..items import DiscoveryItem, PageItem
-from ..sources import DEFAULT_SEEDS_PATH, Source, load_sources
+from ..sources import Source, sources_from_settings
 
 
 class ArticleSpider(Spider):
@@ -37,7 +37,7 @@ class ArticleSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticleSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.configure(load_sources(crawler.settings.get("SOURCES_FILE") or DEFAULT_SEEDS_PATH))
+        spider.configure(sources_from_settings(crawler.settings))
         return spider
 
     def configure(self, all_sources: dict[str, Source]) -> None:
