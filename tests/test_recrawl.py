@@ -86,13 +86,15 @@ def test_versions_follow_real_changes_only(site):
     assert "phút trước" not in versions[0]["text"] and "lượt xem" not in versions[0]["text"]
 
 
-def test_validators_give_not_modified_without_extraction(site):
+@pytest.mark.parametrize("batch", [100, 0], ids=["prefetched-in-batches", "looked-up-per-request"])
+def test_validators_give_not_modified_without_extraction(site, batch):
     site.serve(site.v1(), headers='ETag: "v1"\nLast-Modified: Wed, 02 Jul 2025 00:00:00 GMT\n')
     assert site.crawl()["outcome"] == "new"
-    fetch = site.crawl()
+    fetch = site.crawl(ZNEWS, "-s", f"ARCHIVE_VALIDATORS_BATCH={batch}")
     assert (fetch["outcome"], fetch["http_status"]) == ("not_modified", 304)
     stats = json.loads(query(site.archive, "SELECT stats FROM crawl_runs WHERE id = 2")[0][0])
     assert "extract/article" not in stats and stats["conditional/request_known"] == 1
+    assert stats.get("conditional/prefetched", 0) == (1 if batch else 0)
     assert len(site.versions()) == 1
 
 

@@ -134,6 +134,16 @@ def test_every_url_that_led_to_an_article_finds_it(archive):
     assert archive.validators("http://zingnews.vn/a-post1.html?utm_source=x").url == ARTICLE.url
 
 
+def test_validators_in_batches_match_one_by_one(archive):
+    archive.record_fetch(visit(urls=("http://zingnews.vn/a-post1.html?utm_source=x", "https://znews.vn/a-post1.html")))
+    urls = ["http://zingnews.vn/a-post1.html?utm_source=x", ARTICLE.url, "https://news.zing.vn/a-post1.html",
+            "https://znews.vn/never-seen-post9.html", ARTICLE.url]
+    batch = archive.validators_of(urls)
+    assert batch == {url: archive.validators(url) for url in urls}
+    assert batch[ARTICLE.url] is not None and batch["https://znews.vn/never-seen-post9.html"] is None
+    assert archive.validators_of([]) == {}
+
+
 LONG = "\n".join(f"Đoạn {i}: Meta chi hàng tỷ USD để tuyển các nhà nghiên cứu AI hàng đầu từ OpenAI." for i in range(40))
 
 

@@ -53,10 +53,10 @@ def is_current(engine: Engine) -> bool:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Create or upgrade the schema in one transaction (a new user never runs alembic)."""
-    from alembic import command
-
     if revision == "head" and is_current(engine):
         return
+    from alembic import command
+
     _run(engine, command.upgrade, revision)
 
 
