@@ -131,6 +131,18 @@ def test_server_errors_are_retried_and_change_nothing(site):
     assert query(site.archive, "SELECT gone_at FROM articles")[0][0] is None and len(site.versions()) == 1
 
 
+def test_timeouts_are_retried_and_change_nothing(site):
+    site.serve(site.v1())
+    site.crawl()
+    site.serve(edited(site.v1()), headers="Delay: 1.5\n")  # an edit the crawler never gets to see
+    fetch = site.crawl(ZNEWS, "-s", "DOWNLOAD_TIMEOUT=0.5", "-s", "RETRY_TIMES=1")
+    assert (fetch["outcome"], fetch["http_status"]) == ("error", None)
+    assert "timeout" in fetch["error"].lower() or "took longer" in fetch["error"].lower()
+    stats = json.loads(query(site.archive, "SELECT stats FROM crawl_runs WHERE id = 2")[0][0])
+    assert stats["retry/count"] == 1
+    assert query(site.archive, "SELECT gone_at FROM articles")[0][0] is None and len(site.versions()) == 1
+
+
 def test_republished_copy_crawls_and_links_its_original(site):
     site.serve(site.v1())
     site.crawl(VIETNAMVN)
