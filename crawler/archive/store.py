@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import Engine, Row, Select, bindparam, func, select
+from sqlalchemy import Engine, Row, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -314,30 +314,28 @@ class Archive:
 
     def validators(self, *urls: str) -> Validators | None:
         """ETag, Last-Modified and raw-body hash of the article any of ``urls`` leads to."""
-        forms = list(dict.fromkeys(f for url in urls if url for f in self.url_forms(url)))
-        if not forms:
-            return None
-        with self.reader.connect() as connection:
-            row = connection.execute(_validators_query(len(forms)),
-                                     {f"form_{i}": form for i, form in enumerate(forms)}).first()
-        return Validators(*row) if row else None
+        forms = tuple(dict.fromkeys(f for url in urls if url for f in self.url_forms(url)))
+        return self._validators_by_forms({forms: forms}).get(forms)
 
     def validators_of(self, urls: Iterable[str]) -> dict[str, Validators | None]:
         """``validators()`` of many URLs in one query (a spider's batch of requests): the
         same answer per URL, without a round trip per URL."""
-        forms_of = {url: self.url_forms(url) for url in dict.fromkeys(urls) if url}
+        return self._validators_by_forms({url: self.url_forms(url) for url in dict.fromkeys(urls) if url})
+
+    def _validators_by_forms(self, forms_of: dict[Any, Sequence[str]]) -> dict[Any, Validators | None]:
+        """Per key, the article one of its URL forms leads to: one whose own URL is among
+        the forms (the canonical match) wins, then the oldest."""
         rows: dict[str, list[Row]] = {}
-        if forms_of:
-            forms = list(dict.fromkeys(f for forms in forms_of.values() for f in forms))
+        wanted = list(dict.fromkeys(f for forms in forms_of.values() for f in forms))
+        if wanted:
             with self.reader.connect() as connection:
-                for row in connection.execute(VALIDATORS_BATCH_QUERY, {"forms": forms}):
+                for row in connection.execute(VALIDATORS_QUERY, {"forms": wanted}):
                     rows.setdefault(row.form, []).append(row)
-        found: dict[str, Validators | None] = {}
-        for url, forms in forms_of.items():
+        found: dict[Any, Validators | None] = {}
+        for key, forms in forms_of.items():
             candidates = [row for form in forms for row in rows.get(form, ())]
-            # as validators(): an article whose own URL is one of the forms wins, then the oldest
             best = min(candidates, key=lambda row: (row.url not in forms, row.id), default=None)
-            found[url] = Validators(*best[1:]) if best is not None else None
+            found[key] = Validators(*best[1:]) if best is not None else None
         return found
 
     def article_for(self, url: str) -> ArticleRow | None:
@@ -370,22 +368,8 @@ class Archive:
             return session.scalar(select(func.count()).select_from(model))
 
 
-@lru_cache(maxsize=None)
-def _validators_query(arity: int) -> Select:
-    """The per-request lookup of a crawl, one statement per number of URL forms (1-3 for
-    one URL). Plain bind parameters, not an expanding IN: SQLAlchemy caches the compiled
-    statement and binds in microseconds, where an expanding IN is rendered on every call
-    (bench/recrawl.py: ~3x the time)."""
-    forms = [bindparam(f"form_{i}") for i in range(arity)]
-    return (select(ArticleRow.id, ArticleRow.url, ArticleRow.etag, ArticleRow.last_modified, ArticleRow.raw_hash,
-                   ArticleRow.capture_record_id, ArticleRow.capture_url, ArticleRow.capture_date,
-                   ArticleRow.capture_digest)
-            .join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
-            .where(ArticleUrl.url.in_(forms))
-            .order_by(ArticleRow.url.in_(forms).desc(), ArticleRow.id).limit(1))
-
-
-VALIDATORS_BATCH_QUERY = (
+# Built once. Each row carries the URL form it matched; _validators_by_forms picks per URL.
+VALIDATORS_QUERY = (
     select(ArticleUrl.url.label("form"), ArticleRow.id, ArticleRow.url, ArticleRow.etag, ArticleRow.last_modified,
            ArticleRow.raw_hash, ArticleRow.capture_record_id, ArticleRow.capture_url, ArticleRow.capture_date,
            ArticleRow.capture_digest)
