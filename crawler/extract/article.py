@@ -71,6 +71,10 @@ class Article:
     citations: tuple[str, ...] = ()
     # which extractor and rules made this (see extractor_version)
     extractor: str | None = None
+    # where the text came from: "site" (the source's body selectors matched) or "generic"
+    # (no site selector matched; whole-page or generic candidates). A known article's
+    # generic-only text is not trusted as a new version (README "Versioning rules").
+    body_source: str = "site"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -82,7 +86,7 @@ def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
         raise NotAnArticle("empty page")
     page = Selector(text=html)
     jsonld = jsonld_article(page)
-    text = extract_body_text(page, url, rules)
+    text, body_source = extract_body_text(page, url, rules)
     title = _title(page, jsonld, rules)
     if not title:
         raise NotAnArticle("no title found")
@@ -100,11 +104,13 @@ def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
         cited_url=_cited_url(page, text, url, rules),
         citations=_citations(page, text, url, rules),
         extractor=extractor_version(rules),
+        body_source=body_source,
     )
 
 
-def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> str:
-    """The article's paragraphs, boilerplate removed.
+def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> tuple[str, str]:
+    """The article's paragraphs, boilerplate removed, and where they came from
+    ("site": a body selector matched; "generic": it did not).
 
     Stage 1: the site's body element, pruned, through trafilatura (comments off).
     Stage 2: if trafilatura kept too little of it, the element's own block text.
@@ -119,15 +125,16 @@ def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> str:
         text = _trafilatura_text(lxml.html.tostring(body, encoding="unicode"), url)
         if len(text) < TRAFILATURA_MIN_SHARE * len(own_text):
             text = own_text
-        where = f"body element {_describe(body)}"
+        where, body_source = f"body element {_describe(body)}", "site"
     else:
         text = _trafilatura_text(lxml.html.tostring(root, encoding="unicode"), url)
         where = f"whole page (no match for body selectors {list(rules.body)})"
+        body_source = "generic"
     text = _drop_lines(text, rules.drop_lines)
     if len(text) < rules.min_text_chars:
         raise NotAnArticle(f"no article body: {len(text)} characters of text in {where}, "
                            f"fewer than min_text_chars={rules.min_text_chars}")
-    return text
+    return text, body_source
 
 
 def _drop_lines(text: str, patterns: tuple[str, ...]) -> str:
