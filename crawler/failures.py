@@ -2,15 +2,40 @@
 
 Used for the ``fetches.error`` column, the log and cron mail alike: a network error is
 one line there, never a traceback (the traceback is logged at DEBUG only).
+
+The fetch layer's own refusals are exceptions here too, each with a message that already
+says what happened: a person reads it as it is.
 """
 
 from __future__ import annotations
+
+import re
 
 from scrapy.exceptions import (
     CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
     DownloadTimeoutError, IgnoreRequest, ResponseDataLossError,
 )
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.python.failure import Failure
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
+
+
+class RobotsTxtRefused(IgnoreRequest):
+    """robots.txt disallows the URL, or could not be read and so disallows its whole host
+    (RFC 9309 §2.3.1.4): the visit is ``skipped``."""
+
+
+class RedirectRefused(IgnoreRequest):
+    """A redirect not followed: off the configured sources, to a private address, a loop,
+    too many hops. The page was asked for and not obtained, so the visit is an ``error``."""
+
+
+class IncompleteBodyError(ResponseDataLossError):
+    """The body arrived cut short (a compressed stream that stops before its end)."""
+
+
+# The message of these is the whole description.
+SELF_EXPLAINED = (RobotsTxtRefused, RedirectRefused, IncompleteBodyError)
 
 # Exception class -> what a person reads; the exception's own message follows when it has one.
 PLAIN_WORDS: tuple[tuple[type[BaseException], str], ...] = (
@@ -27,8 +52,43 @@ PLAIN_WORDS: tuple[tuple[type[BaseException], str], ...] = (
 def describe_failure(failure: Failure | BaseException, url: str) -> str:
     """``<url>: <what happened>[: <detail>]`` in one line."""
     exc = failure.value if isinstance(failure, Failure) else failure
-    words = next((text for kind, text in PLAIN_WORDS if isinstance(exc, kind)), None)
-    detail = " ".join(str(exc).split())
-    if words is None:
-        words, detail = type(exc).__name__, detail
+    if isinstance(exc, SELF_EXPLAINED):
+        return f"{url}: {' '.join(str(exc).split())}"
+    connection = _connection_detail(exc)
+    if connection:
+        return f"{url}: {connection}"
+    words = next((text for kind, text in PLAIN_WORDS if isinstance(exc, kind)), None) or type(exc).__name__
+    detail = _detail(exc)
     return f"{url}: {words}" + (f": {detail}" if detail and detail != words else "")
+
+
+def _detail(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, DownloadConnectionRefusedError):  # "Connection was refused by other side: 111: …"
+        return ""
+    if isinstance(exc, DownloadTimeoutError):
+        # "Getting <url> took longer than 30 seconds.": the URL is already in front
+        seconds = re.search(r"longer than ([\d.]+) seconds", text)
+        return f"no complete answer within {float(seconds[1]):g} s" if seconds else text
+    return text
+
+
+def _connection_detail(exc: BaseException) -> str | None:
+    """What Twisted's list of failures behind a lost connection means, or None.
+
+    A ResponseDataLossError has an empty message and a DownloadFailedError one such as
+    ``[<twisted.python.failure.Failure twisted.internet.error.ConnectionLost: …>]``; the
+    cause (ResponseNeverReceived / ResponseFailed) says when and how the connection ended.
+    """
+    cause = exc.__cause__
+    if not isinstance(cause, ResponseFailed):
+        return None
+    reasons = [reason.value for reason in cause.reasons]
+    when = "before any response" if isinstance(cause, ResponseNeverReceived) else "in the middle of the body"
+    if any(isinstance(reason, ConnectionLost) for reason in reasons):
+        return f"connection reset {when}"
+    if any(isinstance(reason, ConnectionDone) for reason in reasons):
+        if isinstance(cause, ResponseNeverReceived):
+            return "the server closed the connection without answering"
+        return "the server closed the connection before the whole body (its Content-Length) arrived"
+    return "; ".join(f"{type(reason).__name__}: {reason}" for reason in reasons) or None

@@ -13,6 +13,10 @@ import logging
 from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
+from scrapy.exceptions import (
+    CannotResolveHostError, DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError,
+    DownloadTimeoutError, ResponseDataLossError,
+)
 from scrapy.http import Response
 
 from .server import MirrorServer, mirror_path
@@ -43,7 +47,23 @@ class MirrorDownloadHandler(HTTP11DownloadHandler):
 
     async def download_request(self, request: Request) -> Response:
         if not self.mirror_url:
-            return await super().download_request(request)
+            return await self._download(request, request)
         mirrored = request.replace(url=self.mirror_url + mirror_path(request.url))
-        response = await super().download_request(mirrored)
+        response = await self._download(mirrored, request)
         return response.replace(url=request.url)
+
+    async def _download(self, sent: Request, original: Request) -> Response:
+        """Scrapy's download, its failures restated about the original URL (never the
+        mirror's) and in words a person reads."""
+        try:
+            return await super().download_request(sent)
+        except DownloadCancelledError as exc:
+            # The body passed DOWNLOAD_MAXSIZE: Scrapy's message is empty when no
+            # Content-Length announced it, and names the request sent otherwise.
+            limit = sent.meta.get("download_maxsize", self._default_maxsize)
+            raise DownloadCancelledError(f"the body is larger than DOWNLOAD_MAXSIZE ({limit} bytes)") from exc
+        except (DownloadTimeoutError, DownloadFailedError, ResponseDataLossError, DownloadConnectionRefusedError,
+                CannotResolveHostError) as exc:
+            if sent is original or sent.url not in str(exc):
+                raise
+            raise type(exc)(str(exc).replace(sent.url, original.url)) from (exc.__cause__ or exc)
