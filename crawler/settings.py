@@ -96,8 +96,9 @@ DOWNLOAD_HANDLERS = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    # every request that waits for robots.txt gets its rules; 5xx/unreachable: host disallowed
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "crawler.middlewares.politeness.CrawlDelayRobotsTxtMiddleware": 100,
+    "crawler.middlewares.robots.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "crawler.middlewares.useragent.ContactUserAgentMiddleware": 500,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

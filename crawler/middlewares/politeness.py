@@ -1,5 +1,6 @@
-"""Politeness the stock middlewares leave out: robots.txt Crawl-delay, and backing off
-as a server asks (Retry-After on 429/503, RFC 9110 §10.2.3) or exponentially."""
+"""Politeness the stock middlewares leave out: backing off as a server asks (Retry-After
+on 429/503, RFC 9110 §10.2.3) or exponentially, and the slot delay that robots.txt
+Crawl-delay (middlewares/robots.py) also sets."""
 
 from __future__ import annotations
 
@@ -9,9 +10,7 @@ from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
-from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
-from scrapy.robotstxt import RobotParser
 
 logger = logging.getLogger(__name__)
 
@@ -22,23 +21,7 @@ def slow_down(crawler, request: Request, delay: float, why: str) -> None:  # noq
     slot = downloader.slots.get(downloader.get_slot_key(request))
     if slot is not None and slot.delay < delay:
         logger.info("politeness: %s for %s: waiting %.1f s between requests", why, request.url, delay)
-        slot.delay, slot.randomize_delay = delay, False
-
-
-class CrawlDelayRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware, also obeying Crawl-delay (Protego reads it; Scrapy
-    does not apply it). AutoThrottle is told not to lower that site's delay below it."""
-
-    def process_request_2(self, rp: RobotParser | None, request: Request) -> None:
-        super().process_request_2(rp, request)  # raises IgnoreRequest when disallowed
-        if rp is None:
-            return
-        useragent = self._robotstxt_useragent or request.headers.get(b"User-Agent", self._default_useragent)
-        delay = rp.crawl_delay(useragent)
-        if delay:
-            request.meta["autothrottle_dont_adjust_delay"] = True
-            slow_down(self.crawler, request, min(delay, self.crawler.settings.getfloat("ROBOTSTXT_MAX_CRAWL_DELAY", 60)),
-                      "robots.txt Crawl-delay")
+        slot.delay, slot.jitter = delay, 0.0
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
