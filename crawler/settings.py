@@ -104,6 +104,15 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.politeness.BackoffRetryMiddleware": 550,
     "crawler.middlewares.conditional.ConditionalRequestMiddleware": 560,
+    # redirects followed for article requests too, never off the sources or to private addresses
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.redirect.SourceMetaRefreshMiddleware": 580,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.redirect.SourceRedirectMiddleware": 600,
+    # responses go up from 950 to 0: the body as sent is checked for completeness (595),
+    # decompressed (Scrapy, 590), then read in the charset it is really in (585)
+    "crawler.middlewares.integrity.CompleteBodyMiddleware": 595,
+    "crawler.middlewares.charset.CharsetMiddleware": 585,
     # next to the downloader: every exchange as sent and received, redirects and retries included
     "crawler.middlewares.warc.WarcMiddleware": 950,
 }

@@ -4,6 +4,7 @@ and the per-run limits on what discovery may fetch."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from datetime import datetime, timezone
 from typing import Any, Iterator
@@ -17,8 +18,11 @@ from twisted.python.failure import Failure
 
 from ..archive.shared import archive_for
 from ..discover import Announced
+from ..failures import RedirectRefused, describe_failure
 from ..items import DiscoveryItem, PageItem
-from ..sources import Source, sources_from_settings
+from ..sources import Source, source_for_url, sources_from_settings
+
+logger = logging.getLogger(__name__)
 
 
 class ArticleSpider(Spider):
@@ -58,21 +62,25 @@ class ArticleSpider(Spider):
     # -- the article ---------------------------------------------------------------
 
     def article_request(self, url: str, source: Source, **meta: Any) -> Request:
-        # Every status reaches parse_article, so a 304 or 404 is archived as a fetch too.
+        # Every status reaches parse_article, so a 304 or 404 is archived as a fetch too;
+        # redirects are still followed (middlewares/redirect.py).
         return Request(url, callback=self.parse_article, errback=self.fetch_failed,
                        meta={"source": source.name, "handle_httpstatus_all": True, **meta})
 
     def parse_article(self, response: Response) -> PageItem:
-        item = PageItem(url=response.url, source=response.meta["source"], fetched_at=utcnow(),
+        item = PageItem(url=response.url, source=self._source_name(response.request), fetched_at=utcnow(),
                         http_status=response.status, urls=_urls(response.request, response.url),
                         known_raw_hash=response.meta.get("archive_raw_hash"), warc=response.meta.get("warc"))
         if response.status == 304:
             item.outcome = "not_modified"
         elif response.status >= 400:
             item.outcome, item.error = "error", f"HTTP {response.status} for {response.url}"
-        elif not isinstance(response, TextResponse):
-            content_type = response.headers.get("Content-Type", b"").decode("latin-1") or "none"
-            item.outcome, item.error = "skipped", f"not a text page (Content-Type: {content_type})"
+        elif response.status >= 300:  # a redirect would have been followed or refused
+            location = _header(response, b"Location") or "none"
+            item.outcome = "error"
+            item.error = f"{response.url}: HTTP {response.status} not followed (Location: {location})"
+        elif reason := not_html(response):
+            item.outcome, item.error = "skipped", f"{response.url}: {reason}"
         else:
             item.html = response.text
             item.raw_hash = hashlib.sha256(response.body).hexdigest()
@@ -84,10 +92,18 @@ class ArticleSpider(Spider):
         request = failure.request
         if "source" not in request.meta:
             return None
-        outcome = "skipped" if failure.check(IgnoreRequest) else "error"
-        return PageItem(url=request.url, source=request.meta["source"], fetched_at=utcnow(),
-                        urls=_urls(request, request.url), outcome=outcome,
-                        error=f"{failure.type.__name__}: {failure.getErrorMessage()}")
+        # robots.txt and the offsite filter refuse (skipped); a refused redirect is a page
+        # asked for and not obtained (error)
+        skipped = failure.check(IgnoreRequest) and not failure.check(RedirectRefused)
+        error = describe_failure(failure, request.url)
+        logger.log(logging.INFO if skipped else logging.WARNING, "fetch: %s", error)
+        return PageItem(url=request.url, source=self._source_name(request), fetched_at=utcnow(),
+                        urls=_urls(request, request.url), outcome="skipped" if skipped else "error", error=error)
+
+    def _source_name(self, request: Request) -> str:
+        """The source of the URL a request ended at: a redirect may lead to another configured source."""
+        source = source_for_url(self.all_sources, request.url)
+        return source.name if source else request.meta["source"]
 
     # -- discovery -------------------------------------------------------------------
 
@@ -159,3 +175,37 @@ def _urls(request: Request | None, final_url: str) -> tuple[str, ...]:
 def _header(response: Response, name: bytes) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+# Types that say nothing of the content: the body decides.
+VAGUE_TYPES = ("", "application/octet-stream", "binary/octet-stream", "text/plain", "application/unknown")
+# A body's first bytes -> what it is, for a server that calls anything text/html.
+SIGNATURES = ((b"%PDF-", "a PDF document"), (b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+              (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"PK\x03\x04", "a ZIP archive"),
+              (b"\x1f\x8b", "gzip data"), (b"OggS", "an Ogg file"), (b"ID3", "an MP3 file"))
+
+
+def not_html(response: Response) -> str | None:
+    """Why the response is not an HTML page, or None when it is one."""
+    content_type = _header(response, b"Content-Type") or ""
+    media_type = content_type.partition(";")[0].strip().lower()
+    shown = content_type or "none"
+    if media_type not in HTML_TYPES + VAGUE_TYPES:
+        return f"not an HTML page (Content-Type: {shown})"
+    if what := sniff(response.body):
+        return f"not an HTML page (Content-Type: {shown}; the body is {what})"
+    markup = response.body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<"
+    if (media_type in VAGUE_TYPES and not markup) or not isinstance(response, TextResponse):
+        return f"not an HTML page (Content-Type: {shown})"
+    return None
+
+
+def sniff(body: bytes) -> str | None:
+    """What a body is by its first bytes (a PDF, an image, ...), when it is plainly not markup."""
+    head = body[:16]
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP image"
+    if head[4:8] == b"ftyp":  # ISO media: MP4, AVIF, HEIC
+        return "an MP4, AVIF or HEIC file"
+    return next((what for magic, what in SIGNATURES if head.startswith(magic)), None)
