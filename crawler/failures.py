@@ -69,7 +69,10 @@ def _detail(exc: BaseException) -> str:
     if isinstance(exc, DownloadTimeoutError):
         # "Getting <url> took longer than 30 seconds.": the URL is already in front
         seconds = re.search(r"longer than ([\d.]+) seconds", text)
-        return f"no complete answer within {float(seconds[1]):g} s" if seconds else text
+        if seconds:
+            return f"no complete answer within {float(seconds[1]):g} s"
+        # Twisted's connect timeout: "User timeout caused connection failure."
+        return "no connection within DOWNLOAD_TIMEOUT" if "connection" in text.lower() else text
     return text
 
 
