@@ -194,3 +194,22 @@ def test_a_crawl_that_is_still_running_is_never_marked_interrupted(extra_web, tm
         assert first.wait(timeout=120) == 0, first.stderr.read()[-2000:]
     statuses = [r[0] for r in query(archive, "SELECT status FROM crawl_runs ORDER BY id")]
     assert statuses == ["finished", "finished"]
+
+
+def test_a_run_whose_end_cannot_be_recorded_is_failed():
+    from scrapy.spiders import Spider
+    from scrapy.utils.test import get_crawler
+    from sqlalchemy.exc import OperationalError
+
+    from crawler.pipelines.archive import ArchivePipeline
+
+    class FullDisk:
+        def finish_run(self, *args):
+            raise OperationalError("UPDATE crawl_runs", {}, sqlite3.OperationalError("database or disk is full"))
+
+    crawler = get_crawler(settings_dict={"LOG_LEVEL": "INFO"})
+    pipeline = ArchivePipeline(crawler)
+    pipeline.archive, pipeline.run_id, pipeline.max_error_share = FullDisk(), 7, 0.5
+    pipeline.spider_closed(Spider(name="feeds"), "finished")
+    assert crawler.stats.get_value("archive/run_status") == "failed"
+    assert crawler.stats.get_value("archive/run_reason") == "its end could not be recorded: database or disk is full"

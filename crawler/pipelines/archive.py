@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord, FetchRecord
@@ -88,7 +89,10 @@ class ArchivePipeline:
             return
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
         status, why = run_outcome(reason, stats, self.max_error_share)
-        self.archive.finish_run(self.run_id, status, stats, why)
+        try:
+            self.archive.finish_run(self.run_id, status, stats, why)
+        except SQLAlchemyError as exc:  # a full disk, a lost server: the run stays 'running' until the next one
+            status, why = "failed", f"its end could not be recorded: {' '.join(str(getattr(exc, 'orig', exc)).split())}"
         # what `scrapy crawl` and `archive recrawl` exit with
         self.crawler.stats.set_value("archive/run_status", status)
         self.crawler.stats.set_value("archive/run_reason", why)
