@@ -2,25 +2,30 @@
 
 Under a lock (a second overlapping run exits at once with EXIT_LOCKED), it runs the
 discovery spiders (feeds, sitemaps, listings), then revisits the archived articles that
-are due. Each spider is a row in crawl_runs. Exit status: 0 when every spider finished,
-1 when one failed (so cron mails the owner), 75 (EX_TEMPFAIL) when another run holds the lock.
+are due. Each spider is a row in crawl_runs. Exit status: 0 when every spider finished;
+1 when one failed (so cron mails the owner), with one line per spider on stderr; 2 when the
+run could not start (a bad setting, option or seeds file; an archive or lock file that
+cannot be created), in one line; 75 (EX_TEMPFAIL) when another run holds the lock.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
-from .archive.db import archive_url
-from .lock import AlreadyRunning, RunLock
+from .archive.db import archive_url, shown_url
+from .lock import AlreadyRunning, LockUnavailable, RunLock
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_LOCKED = 0, 1, 75
 DISCOVERY_SPIDERS = ("feeds", "sitemaps", "listings")
+COMMAND = "archive recrawl"
 
 
 @dataclass
@@ -32,6 +37,20 @@ class RecrawlOptions:
     discover: bool = True
     revisit: bool = True
     settings: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpiderResult:
+    """How one spider of the run went: crawl_runs.status and why it did not finish."""
+
+    spider: str
+    status: str
+    why: str | None = None
+    requests: int = 0
+    failed: int = 0
+
+    def line(self) -> str:
+        return f"{self.spider}: {self.status} — {self.why or f'{self.requests} requests, {self.failed} failed'}"
 
 
 def lock_path(settings_value: str | None, url: str) -> Path:
@@ -48,49 +67,63 @@ def run(options: RecrawlOptions) -> int:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     from scrapy.utils.project import get_project_settings
 
+    from .commands.startup import StartupError, check_startup, report_startup_error
+
     settings = get_project_settings()
     settings.setdict(options.settings, priority="cmdline")
     if options.archive:
         settings.set("ARCHIVE_URL", options.archive, priority="cmdline")
-    url = archive_url(settings.get("ARCHIVE_URL"))
-    try:
-        with RunLock(lock_path(settings.get("RECRAWL_LOCK_FILE"), url)):
-            return _run_locked(settings, url, options)
-    except AlreadyRunning as exc:
-        print(f"archive recrawl: {exc}", flush=True)
-        return EXIT_LOCKED
-
-
-def _run_locked(settings, url: str, options: RecrawlOptions) -> int:  # noqa: ANN001
-    from .archive.store import Archive
-
-    archive = Archive.open(url)
-    stale = archive.interrupt_stale_runs()
-    archive.close()
-    if stale:
-        logger.warning("recrawl: %d run(s) left 'running' by a killed process marked interrupted", stale)
     spiders = [*(DISCOVERY_SPIDERS if options.discover else ()), *(("revisit",) if options.revisit else ())]
     args = {k: str(v) for k, v in (("sources", options.sources), ("max_articles", options.max_articles),
                                    ("since", options.since)) if v}
-    results = _crawl(settings, spiders, args)
-    failed = [name for name, reason in results if reason != "finished"]
-    for name, reason in results:
-        logger.info("recrawl: %s %s", name, reason)
-    return EXIT_FAILED if failed or len(results) < len(spiders) else EXIT_OK
+    try:
+        check_startup(settings, spiders, args)
+        url = archive_url(settings.get("ARCHIVE_URL"))
+        with RunLock(lock_path(settings.get("RECRAWL_LOCK_FILE"), url)):
+            _open_archive(url)
+            return _report(_crawl(settings, spiders, args), spiders)
+    except AlreadyRunning as exc:
+        print(f"{COMMAND}: {exc}", flush=True)
+        return EXIT_LOCKED
+    except (StartupError, LockUnavailable) as exc:
+        return report_startup_error(COMMAND, exc, settings)
 
 
-def _crawl(settings, spiders: list[str], args: dict[str, str]) -> list[tuple[str, str]]:  # noqa: ANN001
-    """Run the spiders one after another in one reactor; (name, finish_reason) each."""
+def _open_archive(url: str) -> None:
+    """Create or upgrade the archive before any spider starts: one that cannot be is one line."""
+    from .archive.store import Archive
+    from .commands.startup import StartupError
+
+    try:
+        Archive.open(url).close()
+    except SQLAlchemyError as exc:
+        cause = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise StartupError(f"ARCHIVE_URL {shown_url(url)}: cannot open the archive: {cause}") from exc
+
+
+def _report(results: list[SpiderResult], spiders: list[str]) -> int:
+    """EXIT_OK, or EXIT_FAILED with one line per spider on stderr."""
+    if all(r.status == "finished" for r in results) and len(results) == len(spiders):
+        return EXIT_OK
+    for result in results:
+        print(f"{COMMAND}: {result.line()}", file=sys.stderr, flush=True)
+    return EXIT_FAILED
+
+
+def _crawl(settings, spiders: list[str], args: dict[str, str]) -> list[SpiderResult]:  # noqa: ANN001
+    """Run the spiders one after another in one reactor."""
     from scrapy.crawler import AsyncCrawlerRunner
     from scrapy.utils.defer import deferred_from_coro
     from scrapy.utils.log import configure_logging
     from scrapy.utils.reactor import install_reactor
 
+    from .commands.crawl import run_status
+
     install_reactor(settings.get("TWISTED_REACTOR"))
     from twisted.internet import reactor
 
     configure_logging(settings)
-    results: list[tuple[str, str]] = []
+    results: list[SpiderResult] = []
 
     async def sequence() -> None:
         runner = AsyncCrawlerRunner(settings)
@@ -98,10 +131,13 @@ def _crawl(settings, spiders: list[str], args: dict[str, str]) -> list[tuple[str
             crawler = runner.create_crawler(name)
             try:
                 await runner.crawl(crawler, **args)
-                results.append((name, crawler.stats.get_value("finish_reason") or "unknown"))
-            except Exception as exc:  # noqa: BLE001 - reported as this spider's failure
-                logger.error("recrawl: %s failed: %s", name, exc)
-                results.append((name, f"failed: {exc}"))
+            except Exception as exc:  # noqa: BLE001 - this spider could not start: reported as its failure
+                results.append(SpiderResult(name, "failed", f"could not start: {' '.join(str(exc).split())}"))
+                logger.debug("recrawl: %s could not start", name, exc_info=True)
+                continue
+            stats = crawler.stats
+            results.append(SpiderResult(name, run_status(crawler), stats.get_value("archive/run_reason"),
+                                        stats.get_value("fetch/requests", 0), stats.get_value("fetch/failed", 0)))
 
     done = deferred_from_coro(sequence())
     done.addBoth(lambda _: reactor.stop())

@@ -7,6 +7,8 @@ README's settings table. Every one can be given on the command line with -s NAME
 BOT_NAME = "news-archive-crawler"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# our `scrapy crawl`: one line and exit status 2 for a start-up error, 1 for a failed run
+COMMANDS_MODULE = "crawler.commands"
 
 # -- Sources -----------------------------------------------------------------
 # The seeds file with the source definitions (None: seeds/sources.toml of this project).
@@ -63,6 +65,13 @@ REVISIT_MAX_PER_SOURCE = 200
 # ./archive.lock for a server database).
 RECRAWL_LOCK_FILE = None
 
+# -- Runs (crawl_runs) ----------------------------------------------------------------
+# A run fails when more than this share of its requests failed (all failed: always).
+RUN_MAX_ERROR_SHARE = 0.5
+# Scrapy's stats are kept in crawl_runs.stats and a run ends with a one-line summary; the
+# 60-line dump per spider buried the errors of a run in its log and cron mail.
+STATS_DUMP = False
+
 # -- Politeness (these are news sites' servers, not ours) ----------------------
 # Where a site operator can reach whoever runs this crawler; fills {contact} below.
 CONTACT_URL = "https://github.com/news-archive-crawler/news-archive-crawler"
@@ -86,6 +95,8 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 # Before retrying a 429/503: Retry-After if given, else RETRY_BACKOFF_BASE * 2^n seconds, at most RETRY_BACKOFF_MAX.
 RETRY_BACKOFF_BASE = 2.0
 RETRY_BACKOFF_MAX = 120.0
+# FailuresMiddleware logs every failed request in one line; Scrapy's own line would repeat it.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 
 # An archive records what anyone would see: no session cookies.
 COOKIES_ENABLED = False
@@ -96,6 +107,8 @@ DOWNLOAD_HANDLERS = {
 }
 
 DOWNLOADER_MIDDLEWARES = {
+    # next to the engine: each request's final answer, after retries and redirects, robots.txt too
+    "crawler.middlewares.failures.FailuresMiddleware": 40,
     # every request that waits for robots.txt gets its rules; 5xx/unreachable: host disallowed
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robots.RobotsTxtMiddleware": 100,

@@ -2,8 +2,9 @@
 
 A seeds file has a ``[defaults]`` table and one ``[sources.<name>]`` table per
 source. A source's keys override the defaults, except ``prune``, which extends
-them (the generic boilerplate selectors apply to every site). Unknown keys and
-wrong types are rejected at start-up with the file, entry and key named.
+them (the generic boilerplate selectors apply to every site). Unknown keys, wrong types,
+bad CSS selectors and bad regular expressions are rejected at start-up with the file, entry,
+key and value named.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cssselect import SelectorError
+from parsel.csstranslator import HTMLTranslator
+
 from .urls import canonicalize_url
 
 DEFAULT_SEEDS_PATH = Path(__file__).resolve().parent.parent / "seeds" / "sources.toml"
 SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+CSS = HTMLTranslator()
 
 
 class SourcesError(ValueError):
@@ -90,6 +95,9 @@ RULE_KEYS = {f.name for f in fields(ExtractionRules)} - {"timezone", "language"}
 LIST_KEYS = {"domains", "start_urls", "feeds", "sitemaps", "listings", "listing_links"} | {
     f.name for f in fields(ExtractionRules) if f.type.startswith("tuple")
 } - {"host_aliases"}
+# parsel CSS selectors (or jsonld:<key>), translated to XPath at load so a typo stops the start
+CSS_KEYS = {"body", "prune", "title", "authors", "published", "modified", "section", "tags", "summary", "canonical",
+            "citation_selectors", "listing_links"}
 REGEX_KEYS = {"title_strip", "summary_strip", "cited", "date_patterns", "article_pattern", "drop_lines",
               "citation_patterns"}
 TRAILING_SLASH_MODES = ("keep", "strip", "add")
@@ -195,6 +203,17 @@ def _check_type(path: Path, where: str, key: str, value: Any) -> None:
                 re.compile(pattern)
             except re.error as exc:
                 raise SourcesError(f"{path}: [{where}] {key}: bad regular expression {pattern!r}: {exc}") from None
+    if key in CSS_KEYS:
+        for selector in value:
+            if not selector.startswith("jsonld:"):
+                _check_css(path, where, key, selector)
+
+
+def _check_css(path: Path, where: str, key: str, selector: str) -> None:
+    try:
+        CSS.css_to_xpath(selector)  # what parsel's Selector.css() does with it for an HTML page
+    except SelectorError as exc:
+        raise SourcesError(f"{path}: [{where}] {key}: bad CSS selector {selector!r}: {exc}") from None
 
 
 def source_for_url(sources: dict[str, Source], url: str) -> Source | None:

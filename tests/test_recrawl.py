@@ -42,8 +42,11 @@ class Site:
     def v1(self) -> str:
         return self.original.decode("utf-8")
 
-    def crawl(self, url: str = ZNEWS, *args: str) -> dict:
-        run_crawl(self.server.url, self.archive, "-a", f"urls={url}", *args)
+    def crawl(self, url: str = ZNEWS, *args: str, fails: bool = False) -> dict:
+        """The one fetch of ``url`` in a new crawl; ``fails``: it is the run's only request and
+        fails, so the run fails (exit status 1)."""
+        result = run_crawl(self.server.url, self.archive, "-a", f"urls={url}", *args, check=not fails)
+        assert result.returncode == (1 if fails else 0)
         self.runs += 1
         (fetch,) = query(self.archive, "SELECT * FROM fetches WHERE crawl_run_id = ? AND url = ?", self.runs, url)
         return dict(fetch)
@@ -124,7 +127,7 @@ def test_server_errors_are_retried_and_change_nothing(site):
     site.serve(site.v1())
     site.crawl()
     site.serve(site.v1(), headers="Status: 503\n")
-    fetch = site.crawl(ZNEWS, "-s", "RETRY_TIMES=1")
+    fetch = site.crawl(ZNEWS, "-s", "RETRY_TIMES=1", fails=True)
     assert (fetch["outcome"], fetch["http_status"]) == ("error", 503)
     stats = json.loads(query(site.archive, "SELECT stats FROM crawl_runs WHERE id = 2")[0][0])
     assert stats["retry/count"] == 1
@@ -135,7 +138,7 @@ def test_timeouts_are_retried_and_change_nothing(site):
     site.serve(site.v1())
     site.crawl()
     site.serve(edited(site.v1()), headers="Delay: 1.5\n")  # an edit the crawler never gets to see
-    fetch = site.crawl(ZNEWS, "-s", "DOWNLOAD_TIMEOUT=0.5", "-s", "RETRY_TIMES=1")
+    fetch = site.crawl(ZNEWS, "-s", "DOWNLOAD_TIMEOUT=0.5", "-s", "RETRY_TIMES=1", fails=True)
     assert (fetch["outcome"], fetch["http_status"]) == ("error", None)
     assert "timeout" in fetch["error"].lower() or "took longer" in fetch["error"].lower()
     stats = json.loads(query(site.archive, "SELECT stats FROM crawl_runs WHERE id = 2")[0][0])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 DEFAULT_ARCHIVE_URL = "sqlite:///archive.db"
 # Cron runs and ad-hoc SQL sessions share the file: wait for a writer, do not fail.
@@ -19,10 +20,47 @@ def archive_url(setting: str | None = None) -> str:
     return setting or os.environ.get("ARCHIVE_URL") or DEFAULT_ARCHIVE_URL
 
 
+class ArchiveUrlError(ValueError):
+    """ARCHIVE_URL names no archive this crawler can open; the message says which and why."""
+
+
+def check_archive_url(url: str) -> None:
+    """Raise ArchiveUrlError when ``url`` cannot be an archive: not a URL, a database
+    SQLAlchemy does not know, a driver not installed, a SQLite file in no folder. Nothing
+    is connected to; a server that does not answer is found out when the crawl opens it."""
+    try:
+        parsed = make_url(url)
+        create_engine(parsed).dispose()
+    except NoSuchModuleError:  # before ArgumentError, its base class
+        raise ArchiveUrlError(f"ARCHIVE_URL {shown_url(url)}: unknown database {parsed.drivername!r}: "
+                              "expected sqlite:/// or postgresql+psycopg://") from None
+    except ArgumentError:
+        raise ArchiveUrlError(f"ARCHIVE_URL {url!r} is not a database URL: expected e.g. sqlite:///archive.db "
+                              "or postgresql+psycopg://user@host/db") from None
+    except ImportError as exc:
+        raise ArchiveUrlError(f"ARCHIVE_URL {shown_url(url)}: its driver is not installed ({exc}); the archive "
+                              "runs on sqlite:/// or postgresql+psycopg:// (pip install -e '.[postgres]')") from None
+    folder = Path(parsed.database).resolve().parent if _is_sqlite_file(parsed) else None
+    if folder is not None and not folder.is_dir():
+        raise ArchiveUrlError(f"ARCHIVE_URL {shown_url(url)}: the folder {folder} does not exist")
+
+
+def shown_url(url: str) -> str:
+    """The URL as it may be printed: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _is_sqlite_file(parsed) -> bool:  # noqa: ANN001 - a sqlalchemy URL
+    return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:"
+
+
 def default_warc_dir(url: str | None = None) -> Path:
     """Where the raw web goes by default: ``warc/`` beside a SQLite archive, else ``./warc``."""
     parsed = make_url(archive_url(url))
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+    if _is_sqlite_file(parsed):
         return Path(parsed.database).resolve().parent / "warc"
     return Path("warc")
 

@@ -70,6 +70,8 @@ class SourceRow(Base):
 
 
 class CrawlRun(Base):
+    """One spider run: its arguments, outcome, stats and the process that ran it."""
+
     __tablename__ = "crawl_runs"
     __table_args__ = (CheckConstraint(f"status IN {RUN_STATUSES}", name="status"),)
 
@@ -80,6 +82,13 @@ class CrawlRun(Base):
     status: Mapped[str] = mapped_column(String(16), default="running")
     args: Mapped[dict[str, Any] | None]
     stats: Mapped[dict[str, Any] | None]
+    # why a run failed or was interrupted, in one line
+    reason: Mapped[str | None] = mapped_column(Text)
+    # the process that ran it (crawler.lock.Process): the next run on this host marks the
+    # run interrupted when that process is gone, and never while it lives
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None]
+    pid_start: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ArticleRow(Base):

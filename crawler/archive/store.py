@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ..dedup import change_size, simhash, simhash_bands, version_hash
 from ..extract import Article
+from ..lock import Process
 from ..urls import canonicalize_url
 from ..sources import Source, load_sources, source_for_url
 from .db import create_archive_engine, default_warc_dir
@@ -109,27 +110,37 @@ class Archive:
                 row.domains = list(source.domains)
                 session.add(row)
 
-    def start_run(self, spider: str, args: dict[str, Any] | None = None) -> int:
+    def start_run(self, spider: str, args: dict[str, Any] | None = None, process: Process | None = None) -> int:
+        """A new 'running' run, owned by ``process`` (default: this one)."""
+        process = process or Process.current()
         with self.session.begin() as session:
-            run = CrawlRun(spider=spider, started_at=utcnow(), status="running", args=args or {})
+            run = CrawlRun(spider=spider, started_at=utcnow(), status="running", args=args or {},
+                           host=process.host, pid=process.pid, pid_start=process.start)
             session.add(run)
             session.flush()
             return run.id
 
-    def finish_run(self, run_id: int, status: str, stats: dict[str, Any]) -> None:
+    def finish_run(self, run_id: int, status: str, stats: dict[str, Any], reason: str | None = None) -> None:
         with self.session.begin() as session:
             run = session.get(CrawlRun, run_id)
             run.finished_at = utcnow()
             run.status = status
             run.stats = stats
+            run.reason = reason
 
-    def interrupt_stale_runs(self) -> int:
-        """Mark runs left 'running' by a killed process as interrupted (call under the run lock)."""
+    def interrupt_stale_runs(self, host: str | None = None) -> list[int]:
+        """Mark 'interrupted' the running runs of this host whose process is gone (killed);
+        a live process's run, another host's, and one recorded without a process are left alone.
+        Returns the ids marked."""
+        host = host or Process.current().host
         with self.session.begin() as session:
-            stale = list(session.scalars(select(CrawlRun).where(CrawlRun.status == "running")))
+            running = session.scalars(select(CrawlRun).where(
+                CrawlRun.status == "running", CrawlRun.host == host, CrawlRun.pid.is_not(None)))
+            stale = [run for run in running if not Process(run.host, run.pid, run.pid_start).is_alive()]
             for run in stale:
-                run.status, run.finished_at = "interrupted", run.finished_at or utcnow()
-            return len(stale)
+                run.status, run.finished_at = "interrupted", utcnow()
+                run.reason = f"process {run.pid} on {run.host} ended without finishing the run (killed?)"
+            return [run.id for run in stale]
 
     # -- discovery and schedule -----------------------------------------------
 

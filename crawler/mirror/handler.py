@@ -9,6 +9,7 @@ download slots per site, items and the archive.
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
@@ -26,6 +27,27 @@ BUNDLED = "bundled"
 _bundled: MirrorServer | None = None
 
 
+class MirrorUrlError(ValueError):
+    """MIRROR_URL is none of the values the handler understands; the message lists them."""
+
+
+def check_mirror_url(value: str) -> str:
+    """MIRROR_URL as given when it is empty (the live web), ``bundled``, or the http(s)
+    URL of a mirror server; MirrorUrlError otherwise (a typo must not become a crawl in
+    which every request fails)."""
+    if value in ("", BUNDLED):
+        return value
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 0) >= 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid:
+        raise MirrorUrlError(f"MIRROR_URL {value!r}: expected 'bundled', the http:// URL of a mirror server "
+                             "(python -m crawler.mirror), or nothing for the live web")
+    return value
+
+
 def bundled_mirror_url() -> str:
     """Start the bundled mirror once per process (http and https share it)."""
     global _bundled
@@ -38,7 +60,7 @@ def bundled_mirror_url() -> str:
 class MirrorDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
-        mirror_url = crawler.settings.get("MIRROR_URL") or ""
+        mirror_url = check_mirror_url(crawler.settings.get("MIRROR_URL") or "")
         self.mirror_url = (bundled_mirror_url() if mirror_url == BUNDLED else mirror_url).rstrip("/")
         if self.mirror_url:
             # Every site is one host here: keep as many connections alive as the crawl runs

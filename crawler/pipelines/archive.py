@@ -10,17 +10,18 @@ from dataclasses import asdict, replace
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord, FetchRecord
 from ..archive.store import Archive
 from ..items import DiscoveryItem, PageItem
+from ..middlewares.failures import request_failed
 from ..sources import sources_from_settings
 
 logger = logging.getLogger(__name__)
-# finish_reason -> crawl_runs.status
-RUN_STATUS = {"finished": "finished", "shutdown": "interrupted", "closespider_timeout": "finished",
-              "closespider_itemcount": "finished", "closespider_pagecount": "finished"}
+# finish_reason -> crawl_runs.status; any reason not here (disk_full, …) is "failed"
+RUN_STATUS = {"finished": "finished", "shutdown": "interrupted"}
 
 
 class ArchivePipeline:
@@ -40,9 +41,14 @@ class ArchivePipeline:
 
     def open_spider(self) -> None:
         self.archive = archive_for(self.crawler)
+        self.max_error_share = self.crawler.settings.getfloat("RUN_MAX_ERROR_SHARE")
+        for run_id in self.archive.interrupt_stale_runs():
+            logger.warning("archive: crawl run %d was left running by a process that is gone; marked interrupted",
+                           run_id)
         self.archive.sync_sources(self.sources.values())
         spider = self.crawler.spider
         self.run_id = self.archive.start_run(spider.name, spider.run_args() if hasattr(spider, "run_args") else {})
+        self.crawler.signals.connect(self.request_failed, signal=request_failed)
         logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
     async def process_item(self, item: PageItem | DiscoveryItem) -> PageItem | DiscoveryItem:
@@ -74,21 +80,46 @@ class ArchivePipeline:
     async def close_spider(self) -> None:
         await self.flush()
 
+    def request_failed(self, record: FetchRecord, warc: Future | dict | None) -> None:
+        """A failed request no spider callback saw (FailuresMiddleware): stored with this run's visits."""
+        self.batch.append((replace(record, crawl_run_id=self.run_id), warc))
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.archive is None:
             return
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
-        self.archive.finish_run(self.run_id, RUN_STATUS.get(reason, "failed"), stats)
-        logger.info("%s", run_summary(self.run_id, spider.name, reason, stats))
+        status, why = run_outcome(reason, stats, self.max_error_share)
+        try:
+            self.archive.finish_run(self.run_id, status, stats, why)
+        except SQLAlchemyError as exc:  # a full disk, a lost server: the run stays 'running' until the next one
+            status, why = "failed", f"its end could not be recorded: {' '.join(str(getattr(exc, 'orig', exc)).split())}"
+        # what `scrapy crawl` and `archive recrawl` exit with
+        self.crawler.stats.set_value("archive/run_status", status)
+        self.crawler.stats.set_value("archive/run_reason", why)
+        log = logger.info if status == "finished" else logger.error
+        log("%s", run_summary(self.run_id, spider.name, status, why, stats))
 
 
+def run_outcome(reason: str, stats: dict, max_error_share: float) -> tuple[str, str | None]:
+    """The run's status from the spider's finish reason and FailuresMiddleware's counts, and
+    unless it finished, why in one line. A run whose requests all failed, or more than
+    ``max_error_share`` of them, failed."""
+    if reason != "finished" and not reason.startswith("closespider_"):
+        return RUN_STATUS.get(reason, "failed"), f"the spider closed with reason {reason!r}"
+    requests, failed = stats.get("fetch/requests", 0), stats.get("fetch/failed", 0)
+    if failed and (failed >= requests or failed / requests > max_error_share):
+        kinds = sorted(((n, k.removeprefix("fetch/failed/")) for k, n in stats.items()
+                        if k.startswith("fetch/failed/")), reverse=True)
+        return "failed", f"{failed} of {requests} requests failed ({', '.join(k for _, k in kinds[:2])})"
+    return "finished", None
 
-def run_summary(run_id: int, spider: str, reason: str, stats: dict) -> str:
+
+def run_summary(run_id: int, spider: str, status: str, why: str | None, stats: dict) -> str:
     """One line a person reads in the log or a cron mail."""
     outcomes = ", ".join(f"{stats.get(f'archive/{o}', 0)} {o}" for o in
                          ("new", "changed", "unchanged", "not_modified", "gone", "error", "skipped"))
-    return (f"crawl run {run_id} ({spider}) {reason} in {stats.get('elapsed_time_seconds', 0):.1f} s: "
-            f"{stats.get('downloader/request_count', 0)} requests, "
+    requests = why or f"{stats.get('fetch/requests', 0)} requests, {stats.get('fetch/failed', 0)} failed"
+    return (f"crawl run {run_id} ({spider}) {status} — {requests}; {stats.get('elapsed_time_seconds', 0):.1f} s, "
             f"{stats.get('downloader/response_bytes', 0) / 1e6:.1f} MB; {outcomes}")
 
 

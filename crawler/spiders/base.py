@@ -14,12 +14,15 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import Response, TextResponse
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
+from ..archive.db import ArchiveUrlError, archive_url, shown_url
 from ..archive.shared import archive_for
 from ..discover import Announced
 from ..failures import RedirectRefused, describe_failure
 from ..items import DiscoveryItem, PageItem
+from ..middlewares.failures import report_failure
 from ..sources import Source, source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
@@ -29,9 +32,16 @@ class ArticleSpider(Spider):
     """Base of all spiders. Arguments: ``-a sources=a,b``, ``-a max_articles=N`` (new
     articles fetched per run), ``-a since=2025-06-01`` (skip announced articles older)."""
 
+    # the -a arguments a spider takes; any other is refused (a typo must not crawl everything)
+    arguments: tuple[str, ...] = ("sources", "max_articles", "since")
+
     def __init__(self, *args: Any, sources: str | None = None, max_articles: str | None = None,
                  since: str | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+        unknown = [f"-a {name}" for name in kwargs]
+        if unknown:
+            raise UsageError(f"unknown argument {', '.join(unknown)} of spider {self.name}; "
+                             f"it takes: {', '.join(f'-a {a}' for a in self.arguments)}")
+        super().__init__(*args)
         self.source_filter = split_list(sources)
         self.max_articles = _positive_int("max_articles", max_articles)
         self.since = _since(since)
@@ -42,7 +52,13 @@ class ArticleSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticleSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.configure(sources_from_settings(crawler.settings))
+        _open_archive(crawler)
         return spider
+
+    @classmethod
+    def check_arguments(cls, all_sources: dict[str, Source], **kwargs: str) -> None:
+        """Raise UsageError, as a crawl would at its start, for arguments it cannot run with."""
+        cls(**kwargs).configure(all_sources)
 
     def configure(self, all_sources: dict[str, Source]) -> None:
         unknown = [name for name in self.source_filter if name not in all_sources]
@@ -131,6 +147,12 @@ class ArticleSpider(Spider):
             self.crawler.stats.inc_value(f"discover/{method}_article")
             yield self.article_request(url, source)
 
+    def unreadable(self, response: Response, what: str) -> None:
+        """A feed, sitemap or listing page that answered but cannot be read (a maintenance
+        page, a cut body): a failed request of this run, with its ``fetches`` row."""
+        report_failure(self.crawler, response.request, f"{response.url}: {what}", "unreadable", response.status,
+                       counted=True)
+
     def _within_limits(self, source: Source) -> bool:
         cap = self.crawler.settings.getint("DISCOVER_MAX_PER_SOURCE", 0)
         if self.max_articles is not None and len(self.requested) >= self.max_articles:
@@ -139,6 +161,17 @@ class ArticleSpider(Spider):
 
     def limit_reached(self) -> bool:
         return self.max_articles is not None and len(self.requested) >= self.max_articles
+
+
+def _open_archive(crawler: Crawler) -> None:
+    """Open (and migrate) the archive now: one that cannot be opened stops the crawl before
+    its engine starts, in one line that names it."""
+    try:
+        archive_for(crawler)
+    except SQLAlchemyError as exc:
+        url = shown_url(archive_url(crawler.settings.get("ARCHIVE_URL")))
+        cause = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise ArchiveUrlError(f"ARCHIVE_URL {url}: cannot open the archive: {cause}") from exc
 
 
 def split_list(value: str | None) -> list[str]:

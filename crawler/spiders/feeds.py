@@ -25,7 +25,11 @@ class FeedsSpider(ArticleSpider):
         try:
             entries = parse_feed(response.body, response.url, content_type)
         except ValueError as exc:
-            self.logger.error("feeds: %s", exc)
+            self.unreadable(response, str(exc).removeprefix(f"{response.url}: "))
+            self.crawler.stats.inc_value("discover/bad_feed")
+            return
+        if not entries and "html" in content_type.lower():  # a maintenance or login page where the feed was
+            self.unreadable(response, f"not an RSS/Atom feed (Content-Type: {content_type})")
             self.crawler.stats.inc_value("discover/bad_feed")
             return
         yield from self.announced(entries, source, "feed", response.url)

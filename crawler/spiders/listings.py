@@ -27,6 +27,8 @@ class ListingsSpider(ArticleSpider):
 
     def parse_listing(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
+            content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or "none"
+            self.unreadable(response, f"not an HTML page (Content-Type: {content_type})")
             return
         source = self.sources[response.meta["listing_source"]]
         page, seen = response.meta["listing_page"], response.meta["listing_seen"]

@@ -11,6 +11,10 @@ from scrapy.http import Response
 from ..discover import parse_sitemap
 from .base import ArticleSpider
 
+# What lxml, gzip and Scrapy's Sitemap raise on a body that is no sitemap (empty, binary, cut
+# short; Sitemap's first next() on a document with no element raises StopIteration).
+UNREADABLE = (ValueError, SyntaxError, EOFError, OSError, StopIteration)
+
 
 class SitemapsSpider(ArticleSpider):
     name = "sitemaps"
@@ -27,8 +31,8 @@ class SitemapsSpider(ArticleSpider):
         source = self.sources[response.meta["sitemap_source"]]
         try:
             kind, entries = parse_sitemap(response.body)
-        except ValueError as exc:
-            self.logger.error("sitemaps: %s: %s", response.url, exc)
+        except UNREADABLE as exc:
+            self.unreadable(response, f"not a readable sitemap: {' '.join(str(exc).split()) or type(exc).__name__}")
             self.crawler.stats.inc_value("discover/bad_sitemap")
             return
         if kind == "sitemapindex":

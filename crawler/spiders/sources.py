@@ -18,6 +18,7 @@ from .base import ArticleSpider, split_list
 
 class SourcesSpider(ArticleSpider):
     name = "sources"
+    arguments = (*ArticleSpider.arguments, "urls")
 
     def __init__(self, *args: Any, urls: str | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)

@@ -1,0 +1,1 @@
+"""Our Scrapy commands (COMMANDS_MODULE): ``crawl``, whose exit status says how the run went."""

@@ -1,0 +1,72 @@
+"""``scrapy crawl`` whose exit status says how the run went, for cron and scripts:
+
+- 0: the run finished (crawl_runs.status ``finished``);
+- 1: the run failed (every request failed, more than RUN_MAX_ERROR_SHARE of them, or the
+  spider closed for another reason than ``finished``/``closespider_*``) or was interrupted;
+- 2: the crawl could not start (crawler/commands/startup.py): one line, before Scrapy logs anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from scrapy import signals
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.crawler import AsyncCrawlerProcess, Crawler
+from scrapy.exceptions import UsageError
+
+from .startup import StartupError, check_startup, report_startup_error
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+class Command(ScrapyCrawlCommand):
+    # Made in run() once the start-up checks pass, so that a mistake is the only output. Always
+    # an AsyncCrawlerProcess: the project runs on the asyncio reactor (TWISTED_REACTOR).
+    requires_crawler_process = False
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if not args:
+            raise UsageError  # Scrapy prints the command's help
+        if len(args) > 1:
+            raise UsageError("running 'scrapy crawl' with more than one spider is not supported")
+        name = args[0]
+        try:
+            check_startup(self.settings, [name], opts.spargs)
+        except StartupError as exc:
+            self.exitcode = report_startup_error(f"scrapy crawl {name}", exc, self.settings)
+            return
+        self.crawler_process = AsyncCrawlerProcess(self.settings)
+        crawler = self._create_crawler(name)
+        opened: list[bool] = []
+        crawler.signals.connect(lambda: opened.append(True), signal=signals.spider_opened, weak=False)
+        task = self.crawler_process.crawl(crawler, **opts.spargs)
+        failure: list[BaseException] = []
+        task.add_done_callback(lambda done: failure.extend(_exception(done)))  # reported here, not by asyncio
+        self.crawler_process.start()
+        if failure:  # raised by the crawl: at its start (the spider, the archive), or, rarely, later
+            code = report_startup_error(f"scrapy crawl {name}", failure[0], self.settings)
+            self.exitcode = EXIT_FAILED if opened else code
+        else:
+            self.exitcode = exit_status(crawler)
+
+
+def run_status(crawler: Crawler) -> str:
+    """crawl_runs.status of the crawler's run: the archive pipeline's verdict, or without
+    that pipeline, what the finish reason alone says."""
+    status = crawler.stats.get_value("archive/run_status")
+    if status is None:
+        reason = crawler.stats.get_value("finish_reason") or ""
+        status = "finished" if reason == "finished" or reason.startswith("closespider_") else "failed"
+    return status
+
+
+def exit_status(crawler: Crawler) -> int:
+    return EXIT_OK if run_status(crawler) == "finished" else EXIT_FAILED
+
+
+def _exception(task: asyncio.Task) -> list[BaseException]:
+    if task.cancelled():
+        return []
+    return [task.exception()] if task.exception() is not None else []
