@@ -29,10 +29,11 @@ OnError = Callable[[BaseException, int], None]
 _writer: WarcWriter | None = None  # the writer process's own
 
 
-def _open(directory: str, max_size: int, prefix: str, log_level: int) -> None:
+def _open(directory: str, max_size: int, prefix: str) -> None:
     global _writer
-    # The crawl's log is on stderr, which this process shares: write there alike (Scrapy's LOG_FORMAT).
-    logging.basicConfig(level=log_level, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
+    # The crawl logs to stderr, which this process shares: its warnings (a dead writer's file
+    # repaired) go there alike, in Scrapy's LOG_FORMAT. It has nothing to say below WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
                         datefmt="%Y-%m-%d %H:%M:%S")
     _writer = WarcWriter(directory, max_size=max_size, prefix=prefix)
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
@@ -65,7 +66,7 @@ class WriterProcess:
     the crawl's later pages are not, and the new writer closes the dead one's file."""
 
     def __init__(self, directory: str | Path, max_size: int, prefix: str, on_error: OnError | None = None):
-        self.writer_args = (str(directory), max_size, prefix, logger.getEffectiveLevel())
+        self.writer_args = (str(directory), max_size, prefix)
         self.pool = self._start()
         self.restarts = 0
         self.pending: list[tuple[Exchange, Future]] = []
