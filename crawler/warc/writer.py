@@ -166,7 +166,10 @@ class WarcWriter:
             stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
             name = f"{self.prefix}-{stamp}-{self.serial:05d}-{os.getpid()}.warc.gz"
             path = self.directory / (name + OPEN_SUFFIX)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:  # another writer of this process, in the same microsecond
+                continue
             if _lock(fd) and _is_file_of(path, fd):
                 return name, fd
             os.close(fd)
