@@ -13,6 +13,7 @@ import time
 from crawler.lock import RunLock
 from crawler.mirror import MirrorServer
 from tests.conftest import PROJECT_ROOT, query, run_crawl
+from tests.test_crash import assert_archive_whole, assert_database_whole, assert_warc_files_pass_warcio_check
 
 ZNEWS = "https://znews.vn/cuoc-choi-lon-cua-mark-zuckerberg-post1556369.html"
 
@@ -72,14 +73,11 @@ def test_sigkill_mid_run_leaves_a_consistent_archive_and_the_next_run_resumes(ex
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         assert before + 2 <= _count(archive, "SELECT count(*) FROM fetches") < before + 6  # killed mid-run
-        with sqlite3.connect(archive) as db:
-            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            assert db.execute("PRAGMA foreign_key_check").fetchall() == []
-            # no half-written version: every version has the fetch that made it
-            assert db.execute("""SELECT count(*) FROM article_versions v WHERE NOT EXISTS
-                                 (SELECT 1 FROM fetches f WHERE f.version_id = v.id)""").fetchone()[0] == 0
+        assert_database_whole(archive)  # no half-written version: every version has the fetch that made it
         result = recrawl(archive, "--no-discover", mirror_url=server.url)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert_archive_whole(archive, tmp_path / "warc")  # and every fetch's raw capture reads back
+    assert_warc_files_pass_warcio_check(tmp_path / "warc")
     statuses = [r[0] for r in query(archive, "SELECT status FROM crawl_runs ORDER BY id")]
     assert statuses == ["finished", "interrupted", "finished"]
     # the articles the killed run did not reach were still due, and the next run revisited them

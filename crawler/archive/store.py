@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from ..dedup import change_size, simhash, simhash_bands, version_hash
+from ..diskfull import is_out_of_space
 from ..extract import Article
 from ..lock import Process
 from ..urls import canonicalize_url
@@ -202,6 +203,8 @@ class Archive:
                     with session.begin_nested():
                         outcomes[index] = self._store(batch, record)
                 except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
+                    if is_out_of_space(exc):
+                        raise  # not this record's fault: nothing more can be written, the batch rolls back
                     exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
                     logger.error("archive: could not store %s: %s", record.url, exc)
                     with session.begin_nested():

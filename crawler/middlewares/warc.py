@@ -8,9 +8,15 @@ pipeline resolves. A process, not a thread: a writer thread fought the reactor f
 GIL and cost ~3 ms a response (bench/recrawl.py); a process uses the second core.
 A body identical to the article's last capture, and a 304, become ``revisit``
 records referring to that capture.
+
+A chunk the writer could not write is one ERROR line per distinct cause (the visits
+concerned become ``error`` fetches in the archive pipeline); out of space stops the crawl.
 """
 
 from __future__ import annotations
+
+import logging
+from pathlib import Path
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
@@ -18,25 +24,29 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
 from ..archive.db import default_warc_dir
+from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..warc import Exchange
 from ..warc.process import WriterProcess
 
+logger = logging.getLogger(__name__)
 
 # Seconds a partial chunk of exchanges waits for more before it is sent to the writer.
 SEND_AFTER = 0.05
 
 
 class WarcMiddleware:
-    def __init__(self, writer: WriterProcess):
-        self.writer = writer
+    def __init__(self, crawler: Crawler, directory: Path, max_size: int, prefix: str):
+        self.crawler, self.directory = crawler, directory
+        self.writer = WriterProcess(directory, max_size, prefix, on_error=self._on_writer_thread_error)
+        self.causes_logged: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcMiddleware:
         settings = crawler.settings
         if not settings.getbool("WARC_ENABLED"):
             raise NotConfigured("WARC_ENABLED is off")
-        directory = settings.get("WARC_DIR") or default_warc_dir(settings.get("ARCHIVE_URL"))
-        middleware = cls(WriterProcess(directory, settings.getint("WARC_MAX_SIZE"), settings.get("WARC_PREFIX")))
+        directory = Path(settings.get("WARC_DIR") or default_warc_dir(settings.get("ARCHIVE_URL")))
+        middleware = cls(crawler, directory, settings.getint("WARC_MAX_SIZE"), settings.get("WARC_PREFIX"))
         crawler.signals.connect(middleware.engine_stopped, signal=signals.engine_stopped)
         return middleware
 
@@ -52,6 +62,22 @@ class WarcMiddleware:
 
             reactor.callLater(SEND_AFTER, self.writer.send)
         return response
+
+    def _on_writer_thread_error(self, error: BaseException, count: int) -> None:
+        from twisted.internet import reactor
+
+        reactor.callFromThread(self.write_failed, error, count)
+
+    def write_failed(self, error: BaseException, count: int) -> None:
+        """``count`` exchanges were not written (on the reactor's thread)."""
+        self.crawler.stats.inc_value("warc/write_failed", count)
+        if is_out_of_space(error):
+            stop_for_full_disk(self.crawler, "WARC records", self.directory, error)
+            return
+        cause = " ".join(str(error).split()) or type(error).__name__
+        if cause not in self.causes_logged:  # one line per cause, not one per page
+            self.causes_logged.add(cause)
+            logger.error("warc: could not write records in %s: %s", self.directory, cause)
 
     def engine_stopped(self) -> None:
         self.writer.close()

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord, FetchRecord
 from ..archive.store import Archive
+from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import DiscoveryItem, PageItem
 from ..middlewares.failures import request_failed
 from ..sources import sources_from_settings
@@ -70,12 +71,29 @@ class ArchivePipeline:
         # Take the batches first: items arriving while the WARC writes are awaited go to new ones.
         discoveries, self.discoveries = self.discoveries, []
         batch, self.batch = self.batch, []
-        if discoveries:
-            self.archive.record_discoveries(discoveries)
-        if batch:
-            records = [replace(record, warc=await _warc_record(record.url, warc)) for record, warc in batch]
-            for outcome in self.archive.record_fetches(records):
-                self.crawler.stats.inc_value(f"archive/{outcome}")
+        records = [await self._with_raw_capture(record, warc) for record, warc in batch]
+        try:
+            if discoveries:
+                self.archive.record_discoveries(discoveries)
+            if records:
+                for outcome in self.archive.record_fetches(records):
+                    self.crawler.stats.inc_value(f"archive/{outcome}")
+        except Exception as exc:
+            if not is_out_of_space(exc):
+                raise
+            self.crawler.stats.inc_value("archive/not_stored", len(records))
+            stop_for_full_disk(self.crawler, "the archive", _where(self.archive), exc)
+
+    async def _with_raw_capture(self, record: FetchRecord, warc: Future | dict | None) -> FetchRecord:
+        """The visit with its WARC record's place; an ``error`` visit (no version, no article
+        change) when the raw capture was not written: no success without the raw page."""
+        try:
+            return replace(record, warc=await _warc_record(warc))
+        except Exception as exc:  # noqa: BLE001 - whatever stopped the writer, the visit says it
+            self.crawler.stats.inc_value("warc/not_written")
+            reason = f"raw capture not written: {' '.join(str(exc).split()) or type(exc).__name__}"
+            return replace(record, article=None, outcome="error", warc=None, etag=None, last_modified=None,
+                           raw_hash=None, error=f"{record.error}; {reason}" if record.error else f"{record.url}: {reason}")
 
     async def close_spider(self) -> None:
         await self.flush()
@@ -123,12 +141,15 @@ def run_summary(run_id: int, spider: str, status: str, why: str | None, stats: d
             f"{stats.get('downloader/response_bytes', 0) / 1e6:.1f} MB; {outcomes}")
 
 
-async def _warc_record(url: str, warc: Future | dict | None) -> dict | None:
-    """Where WarcMiddleware's writer put this exchange (by flush time it is nearly always written)."""
+async def _warc_record(warc: Future | dict | None) -> dict | None:
+    """Where WarcMiddleware's writer put this exchange (by flush time it is nearly always
+    written); raises what stopped the writer."""
     if not isinstance(warc, Future):
         return warc
-    try:
-        return asdict(warc.result() if warc.done() else await asyncio.wrap_future(warc))
-    except Exception as exc:  # noqa: BLE001 - the visit is still archived, without its raw record
-        logger.error("warc: could not write the record of %s: %s", url, exc)
-        return None
+    return asdict(warc.result() if warc.done() else await asyncio.wrap_future(warc))
+
+
+def _where(archive: Archive) -> str:
+    """The archive's file, or its URL without password."""
+    url = archive.engine.url
+    return url.database if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)

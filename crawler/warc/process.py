@@ -8,22 +8,33 @@ page (bench/recrawl.py).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 from multiprocessing.connection import wait
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Callable
 
 from .writer import Exchange, RecordRef, WarcWriter
 
+logger = logging.getLogger(__name__)
 CHUNK = 32
+# Writer processes started again after one died; one that keeps dying is not going to write.
+RESTARTS = 3
+OnError = Callable[[BaseException, int], None]
 
 _writer: WarcWriter | None = None  # the writer process's own
 
 
 def _open(directory: str, max_size: int, prefix: str) -> None:
     global _writer
+    # The crawl logs to stderr, which this process shares: its warnings (a dead writer's file
+    # repaired) go there alike, in Scrapy's LOG_FORMAT. It has nothing to say below WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s [%(name)s] %(levelname)s: %(message)s",
+                        datefmt="%Y-%m-%d %H:%M:%S")
     _writer = WarcWriter(directory, max_size=max_size, prefix=prefix)
     threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
 
@@ -32,7 +43,10 @@ def _exit_with_parent() -> None:
     """A crawl killed with SIGKILL must not leave its writer behind: the executor's queue
     keeps a pipe open in this process, so it would never read EOF and never exit."""
     wait([multiprocessing.parent_process().sentinel])
-    os._exit(1)  # a torn last record is rolled back by the next writer
+    try:
+        _writer.close()  # after the write in progress, if any: the file ends on a whole record
+    finally:
+        os._exit(1)
 
 
 def _write_all(exchanges: list[Exchange]) -> list[RecordRef]:
@@ -45,14 +59,24 @@ def _close() -> None:
 
 class WriterProcess:
     """Records are written in submission order by one process; ``write`` returns a future,
-    resolved once its chunk is written (``send`` ships a partial chunk)."""
+    resolved once its chunk is written (``send`` ships a partial chunk). A chunk that
+    could not be written fails its futures and is reported to ``on_error`` (exception,
+    number of exchanges lost), from the executor's thread. A writer process that died
+    (killed, out of memory) is replaced, up to RESTARTS times: the chunks it had are lost,
+    the crawl's later pages are not, and the new writer closes the dead one's file."""
 
-    def __init__(self, directory: str | Path, max_size: int, prefix: str):
-        # spawn: forking a process that runs a Twisted reactor is not safe
-        self.pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_open, initargs=(str(directory), max_size, prefix))
+    def __init__(self, directory: str | Path, max_size: int, prefix: str, on_error: OnError | None = None):
+        self.writer_args = (str(directory), max_size, prefix)
+        self.pool = self._start()
+        self.restarts = 0
         self.pending: list[tuple[Exchange, Future]] = []
         self.lock = threading.Lock()
+        self.on_error = on_error or (lambda error, count: None)
+
+    def _start(self) -> ProcessPoolExecutor:
+        # spawn: forking a process that runs a Twisted reactor is not safe
+        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_open, initargs=self.writer_args)
 
     def write(self, exchange: Exchange) -> Future:
         future: Future = Future()
@@ -66,21 +90,49 @@ class WriterProcess:
     def send(self) -> None:
         with self.lock:
             chunk, self.pending = self.pending, []
-        if chunk:
-            self.pool.submit(_write_all, [exchange for exchange, _ in chunk]).add_done_callback(
-                lambda done: _resolve(done, [future for _, future in chunk]))
+        if not chunk:
+            return
+        futures = [future for _, future in chunk]
+        try:
+            written = self._submit([exchange for exchange, _ in chunk])
+        except RuntimeError as exc:  # BrokenProcessPool, once out of restarts
+            self._fail(futures, exc)
+        else:
+            written.add_done_callback(lambda done: self._resolve(done, futures))
+
+    def _submit(self, exchanges: list[Exchange]) -> Future:
+        try:
+            return self.pool.submit(_write_all, exchanges)
+        except BrokenProcessPool as exc:
+            if self.restarts >= RESTARTS:
+                raise
+            self.restarts += 1
+            logger.warning("warc: the writer process died (%s); starting another (%d of %d)", exc, self.restarts,
+                           RESTARTS)
+            self.pool.shutdown(wait=False)
+            self.pool = self._start()
+            return self.pool.submit(_write_all, exchanges)
+
+    def _resolve(self, done: Future, futures: list[Future]) -> None:
+        error = done.exception()
+        if error is not None:
+            self._fail(futures, error)
+            return
+        for future, ref in zip(futures, done.result()):
+            future.set_result(ref)
+
+    def _fail(self, futures: list[Future], error: BaseException) -> None:
+        for future in futures:
+            future.set_exception(error)
+        self.on_error(error, len(futures))
 
     def close(self) -> None:
         """After every queued record: finish the current file, stop the process."""
         self.send()
-        self.pool.submit(_close).result()
+        try:
+            self.pool.submit(_close).result()
+        except BrokenProcessPool:
+            logger.warning("warc: the writer process died; the next writer closes its file")
+        except OSError as exc:
+            logger.error("warc: could not close the file being written: %s", exc)
         self.pool.shutdown(wait=True)
-
-
-def _resolve(done: Future, futures: list[Future]) -> None:
-    error = done.exception()
-    for index, future in enumerate(futures):
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(done.result()[index])

@@ -1,14 +1,21 @@
 """Write HTTP exchanges as WARC 1.1, one gzip member per record, into size-rotated files.
 
 Crash safety: the file being written is named ``*.warc.gz.open``; each record is built
-in memory and appended with one write, then flushed. A run killed mid-write can leave
-a torn last member; the next writer opening the directory truncates every ``.open`` file
-back to its last complete record and renames it ``.warc.gz``, so readers never meet a
-broken record (finish or roll back, never half).
+in memory and appended with one write, then flushed; a write that fails (out of space)
+is cut back off, so the file still ends on a complete record. A run killed mid-write can
+leave a torn last member; the next writer opening the directory truncates each ``.open``
+file whose writer is gone back to its last complete record and renames it ``.warc.gz``,
+so readers never meet a broken record (finish or roll back, never half).
+
+Several crawls may write one directory at once (a manual ``scrapy crawl`` during the cron
+run, issue 9): a writer holds an exclusive ``flock`` on its ``.open`` file for as long as
+it writes it, and the kernel drops that lock when the writer dies, so "lock free" is
+exactly "writer gone". A live file is never repaired.
 """
 
 from __future__ import annotations
 
+import fcntl
 import io
 import logging
 import os
@@ -77,9 +84,9 @@ class WarcWriter:
         self.lock = threading.Lock()
         self.serial = 0
         self.path: Path | None = None
+        self.fd: int | None = None  # the open file's descriptor, which holds its lock
         self.directory.mkdir(parents=True, exist_ok=True)
-        for leftover in sorted(self.directory.glob(f"*.warc.gz{OPEN_SUFFIX}")):
-            repair(leftover)
+        repair_directory(self.directory)
 
     def write_exchange(self, exchange: Exchange) -> RecordRef:
         builder = WARCWriter(io.BytesIO(), gzip=True, warc_version="1.1")
@@ -122,27 +129,50 @@ class WarcWriter:
         return record
 
     def _append(self, data: bytes) -> int:
-        if self.path is None or self.path.stat().st_size + len(data) > self.max_size:
+        if self.fd is None or os.fstat(self.fd).st_size + len(data) > self.max_size:
             self._rotate()
-        with open(self.path, "ab") as out:
-            offset = out.tell()
-            out.write(data)
-            out.flush()
+        # Through our descriptor, never the path: a writer must not depend on nobody renaming its file.
+        offset = os.fstat(self.fd).st_size
+        try:
+            _write_all(self.fd, data)
             if self.fsync:
-                os.fsync(out.fileno())
+                os.fsync(self.fd)
+        except OSError:
+            os.ftruncate(self.fd, offset)  # a partly written record (disk full) is cut off: the file stays whole
+            raise
         return offset
 
     def _rotate(self) -> None:
         self._finish()
-        self.serial += 1
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
-        name = f"{self.prefix}-{stamp}-{self.serial:05d}-{os.getpid()}.warc.gz"
+        name, self.fd = self._create_locked()
         self.path = self.directory / (name + OPEN_SUFFIX)
         builder = WARCWriter(io.BytesIO(), gzip=True, warc_version="1.1")
         info = builder.create_warcinfo_record(name, {"software": "news-archive-crawler (warcio)",
                                                      "format": "WARC File Format 1.1",
                                                      "conformsTo": "https://iso.org/standard/68004.html"})
-        self.path.write_bytes(_serialise(info))
+        try:
+            _write_all(self.fd, _serialise(info))
+        except OSError:
+            self.path.unlink(missing_ok=True)
+            os.close(self.fd)
+            self.path = self.fd = None
+            raise
+
+    def _create_locked(self) -> tuple[str, int]:
+        """A new ``.open`` file, locked. A writer starting in the instant between creating and
+        locking may take it for a dead writer's (and remove it): then take another name."""
+        while True:
+            self.serial += 1
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
+            name = f"{self.prefix}-{stamp}-{self.serial:05d}-{os.getpid()}.warc.gz"
+            path = self.directory / (name + OPEN_SUFFIX)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:  # another writer of this process, in the same microsecond
+                continue
+            if _lock(fd) and _is_file_of(path, fd):
+                return name, fd
+            os.close(fd)
 
     def close(self) -> None:
         """Finish the current file: it loses its .open suffix."""
@@ -150,27 +180,113 @@ class WarcWriter:
             self._finish()
 
     def _finish(self) -> None:
-        if self.path is not None:
-            self.path.rename(self.path.with_name(self.path.name.removesuffix(OPEN_SUFFIX)))
-            self.path = None
+        if self.fd is None:
+            return
+        final = self.path.with_name(self.path.name.removesuffix(OPEN_SUFFIX))
+        try:
+            os.rename(self.path, final)
+        except FileNotFoundError:  # renamed under us (a writer that takes no lock): fine if it is ours
+            if not _is_file_of(final, self.fd):
+                logger.error("warc: %s was moved away while being written; its records are not at %s",
+                             self.path.name, final)
+        os.close(self.fd)  # only now is the lock dropped: a repairer never sees this file half-renamed
+        self.path = self.fd = None
 
 
-def repair(path: Path) -> Path:
-    """Truncate an interrupted file to its last complete record and close it."""
-    good = 0
+def repair_directory(directory: Path) -> list[Path]:
+    """Close every ``.open`` file whose writer is gone; the files of live writers are left alone."""
+    return [path for leftover in sorted(directory.glob(f"*.warc.gz{OPEN_SUFFIX}"))
+            if (path := repair(leftover)) is not None]
+
+
+def repair(path: Path) -> Path | None:
+    """Truncate an interrupted file to its last complete record and close it; None when
+    its writer is still writing it (or another starting writer got there first)."""
     try:
-        with open(path, "rb") as stream:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        if not _lock(fd) or not _is_file_of(path, fd):
+            return None
+        pid = _writer_pid(path)
+        # Second check, for writers that take no lock (this crawler before issue 9): the pid
+        # in the name still has the file open. Unlike "is the pid alive", immune to pid reuse.
+        if pid is not None and pid != os.getpid() and _held_open_by(pid, fd):
+            logger.warning("warc: %s is unlocked but pid %d still has it open; left alone", path.name, pid)
+            return None
+        return _roll_back(path, fd, pid)
+    finally:
+        os.close(fd)
+
+
+def _roll_back(path: Path, fd: int, pid: int | None) -> Path | None:
+    good, torn = 0, ""
+    try:
+        with open(fd, "rb", closefd=False) as stream:
             records = ArchiveIterator(stream, check_digests=False)
             for record in records:
                 record.content_stream().read()
                 good = records.get_record_offset() + records.get_record_length()
     except Exception as exc:  # noqa: BLE001 - a torn gzip member or header is what we are here for
-        logger.warning("warc: %s ends in a torn record (%s); truncating to %d bytes", path.name, exc, good)
-    if path.stat().st_size != good:
-        os.truncate(path, good)
+        torn = f"; cut a torn last record ({exc})"
+    size = os.fstat(fd).st_size
+    if size != good:
+        os.ftruncate(fd, good)
+    logger.warning("warc: %s was left open by pid %s, which is gone; closed at its last complete record, "
+                   "%d of %d bytes%s", path.name, pid if pid is not None else "?", good, size, torn)
+    if good == 0:  # not even its warcinfo record: nothing can refer to it
+        path.unlink()
+        return None
     final = path.with_name(path.name.removesuffix(OPEN_SUFFIX))
-    path.rename(final)
+    os.rename(path, final)
     return final
+
+
+def _lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _is_file_of(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open at ``fd`` (not renamed, removed or replaced)."""
+    try:
+        named, held = os.stat(path), os.fstat(fd)
+    except FileNotFoundError:
+        return False
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def _writer_pid(path: Path) -> int | None:
+    """The pid in ``<prefix>-<timestamp>-<serial>-<pid>.warc.gz.open``."""
+    last = path.name.removesuffix(f".warc.gz{OPEN_SUFFIX}").rsplit("-", 1)[-1]
+    return int(last) if last.isdigit() else None
+
+
+def _held_open_by(pid: int, fd: int) -> bool:
+    held = os.fstat(fd)
+    try:
+        entries = list(os.scandir(f"/proc/{pid}/fd"))
+    except OSError:  # no such process, or no /proc (then the lock alone decides)
+        return False
+    for entry in entries:
+        try:
+            target = os.stat(entry.path)
+        except OSError:
+            continue
+        if (target.st_dev, target.st_ino) == (held.st_dev, held.st_ino):
+            return True
+    return False
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is out: a regular file takes a short write before ENOSPC."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _serialise(record) -> bytes:  # noqa: ANN001
