@@ -26,8 +26,8 @@ from ..dedup import change_size, simhash, simhash_bands, version_hash
 from ..extract import Article
 from ..urls import canonicalize_url
 from ..sources import Source, load_sources, source_for_url
-from .db import create_archive_engine, default_warc_dir
-from .migrate import upgrade
+from .db import create_archive_engine, create_readonly_engine, default_warc_dir
+from .migrate import check_current, upgrade
 from ..schedule import RevisitPolicy
 from .links import link_article, citation_row
 from .records import DiscoveryRecord, FetchRecord
@@ -85,9 +85,19 @@ class Archive:
     @classmethod
     def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None,
              policy: RevisitPolicy | None = None, warc_dir: str | Path | None = None) -> Archive:
-        """Open (and migrate) an archive; ``readonly`` opens for reading, migrating only if behind."""
-        engine = create_archive_engine(url, writer=not readonly)
-        upgrade(engine)  # a no-op read when the schema is current
+        """Open an archive. A writer (a crawl) creates or migrates it; ``readonly`` opens it
+        so that nothing can be written, and raises SchemaNotCurrent (never migrates) when
+        its schema is not this code's."""
+        if not readonly:
+            engine = create_archive_engine(url)
+            upgrade(engine)  # a no-op read when the schema is current
+            return cls(engine, sources, policy, warc_dir)
+        engine = create_readonly_engine(url)
+        try:
+            check_current(engine, display_name(engine))
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, sources, policy, warc_dir)
 
     def close(self) -> None:
@@ -375,6 +385,14 @@ VALIDATORS_QUERY = (
            ArticleRow.capture_digest)
     .join(ArticleUrl, ArticleUrl.article_id == ArticleRow.id)
     .where(ArticleUrl.url.in_(bindparam("forms", expanding=True))))
+
+
+def display_name(engine: Engine) -> str:
+    """How messages name an archive: its file, or its URL without the password."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return url.render_as_string(hide_password=True)
 
 
 def _find_article(session: Session, *urls: str, sources: dict[str, Source] | None = None) -> ArticleRow | None:
