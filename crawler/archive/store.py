@@ -276,9 +276,11 @@ class Archive:
         every page at one canonical must not turn article B into article A's next version).
         """
         session, article = batch.session, record.article
-        row = _find_article(session, record.url, *record.urls, sources=self.sources)
+        fetched = (record.url, *record.urls)
+        row = _find_article(session, *fetched, sources=self.sources)
         notes, rule, url = [], None, None
-        if row is None:
+        # (a page's canonical is mostly its own URL: then there is nothing more to ask)
+        if row is None and not set(self.url_forms(article.url)) <= {f for u in fetched for f in self.url_forms(u)}:
             row = _find_article(session, article.url, sources=self.sources)
             if row is not None and not _is_same_article(session, row, article):
                 url = self._own_url(record.url)
