@@ -12,17 +12,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from .archive.db import archive_url
+from .archive.db import archive_url, create_archive_engine, create_readonly_engine
+from .archive.migrate import SchemaNotCurrent, backup_sqlite, current_revision, head_revision, revisions
+from .archive.migrate import upgrade as upgrade_schema
 from .export import versions as export_versions
 from .export import write_cdxj, write_csv, write_jsonl
 from .recrawl import RecrawlOptions
@@ -31,7 +34,7 @@ from .reextract import rebuild as rebuild_archive
 from .reextract import reextract as reextract_archive
 from .archive.models import ArticleLink, ArticleRow, ArticleVersion, SourceRow
 from .archive.search import latest_versions, search as search_archive
-from .archive.store import Archive
+from .archive.store import Archive, display_name
 from .dedup import word_diff
 
 EXAMPLE_URL = "https://znews.vn/cuoc-choi-lon-cua-mark-zuckerberg-post1556369.html"
@@ -156,7 +159,7 @@ def reextract(args: argparse.Namespace, archive: Archive) -> int:
 def export(args: argparse.Namespace, archive: Archive) -> int:
     """Write versions (newest per article, or all) as JSON Lines or CSV."""
     rows = export_versions(archive, all_versions=args.all_versions, source=args.source)
-    out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    out = _open_output(args.output) if args.output else sys.stdout
     try:
         count = (write_csv if args.format == "csv" else write_jsonl)(rows, out)
     finally:
@@ -174,8 +177,53 @@ def cdxj(args: argparse.Namespace, archive: Archive) -> int:
         lines = write_cdxj(archive.warc_dir, output)
     except FileNotFoundError as exc:
         raise CliError(f"{exc}: crawl first, or pass --warc-dir") from None
+    except OSError as exc:
+        raise CliError(f"cannot write {output}: {exc.strerror}: pass --output FILE in a folder you may write to") from None
     print(f"wrote {lines} CDXJ line(s) to {output}")
     return 0
+
+
+def upgrade(args: argparse.Namespace) -> int:
+    """Bring the archive's schema up to this crawler's, after a backup (SQLite)."""
+    url = _existing_archive(args.archive)
+    reader = create_readonly_engine(url)
+    try:
+        name, revision = display_name(reader), current_revision(reader)
+    finally:
+        reader.dispose()
+    head = head_revision()
+    if revision == head:
+        print(f"{name} is already at the newest schema ({head}): nothing to do")
+        return 0
+    if revision is not None and revision not in revisions():
+        raise CliError(f"{name} has schema revision {revision}, newer than this crawler knows (its newest is {head}): "
+                       "update the crawler instead")
+    writer = create_archive_engine(url)
+    try:
+        if writer.dialect.name == "sqlite":
+            print(f"backed up {name} (schema {revision}) to {_backup(Path(name), revision)}")
+        else:
+            print(f"no backup of {name} (take one with pg_dump if you want it); the upgrade is one transaction")
+        upgrade_schema(writer)
+    finally:
+        writer.dispose()
+    print(f"upgraded {name} from schema {revision} to {head}")
+    return 0
+
+
+def _backup(path: Path, revision: str | None) -> Path:
+    try:
+        return backup_sqlite(path, revision)
+    except (OSError, sqlite3.Error) as exc:
+        raise CliError(f"cannot back up {path} next to itself ({exc}): nothing was changed; "
+                       "upgrade a copy in a folder you may write to") from None
+
+
+def _open_output(path: str):  # noqa: ANN202
+    try:
+        return open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror}: pass --output FILE in a folder you may write to") from None
 
 
 def _date_option(value: str | None) -> datetime | None:
@@ -268,6 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="default: standard output")
     p = command(cdxj, "archive cdxj --output warc/index.cdxj", warc_dir)
     p.add_argument("--output", metavar="FILE", help="default: index.cdxj in the WARC directory")
+    p = command(upgrade, "archive upgrade   # after installing a newer crawler; backs up archive.db first")
+    p.set_defaults(opens_archive=False)
     return parser
 
 
@@ -300,9 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help(sys.stderr)
         return 2
-    if not getattr(args, "opens_archive", True):
-        return args.func(args)
     try:
+        if not getattr(args, "opens_archive", True):
+            return args.func(args)
         archive = open_archive(args.archive, writes=getattr(args, "writes", False),
                                warc_dir=getattr(args, "warc_dir", None))
         try:
@@ -324,7 +374,22 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def open_archive(option: str | None, writes: bool = False, warc_dir: str | None = None) -> Archive:
-    """The archive the user named, refusing to create one where there is none."""
+    """The archive the user named, read-only unless the command ``writes``. Never created
+    where there is none, never migrated: an archive whose schema is behind is left as it
+    is, with a message that says to run `archive upgrade`."""
+    url = _existing_archive(option)
+    try:
+        archive = Archive.open(url, readonly=True, warc_dir=warc_dir)
+    except SchemaNotCurrent as exc:
+        raise CliError(str(exc)) from None
+    if not writes:
+        return archive
+    archive.close()
+    return Archive.open(url, warc_dir=warc_dir)  # the schema is current: nothing to migrate
+
+
+def _existing_archive(option: str | None) -> str:
+    """The URL of the archive the user named; CliError when there is none there."""
     url = archive_url(option)
     if "://" not in url:
         url = f"sqlite:///{url}"
@@ -339,13 +404,13 @@ def open_archive(option: str | None, writes: bool = False, warc_dir: str | None 
     if not _has_archive_tables(url):
         raise CliError(f"{shown} is not an archive (no articles table): "
                        "pass the archive's --archive URL, or run `scrapy crawl sources` to make one")
-    return Archive.open(url, readonly=not writes, warc_dir=warc_dir)
+    return url
 
 
 def _has_archive_tables(url: str) -> bool:
     """Whether the database holds an archive, looked at without writing to it."""
     try:
-        engine = create_engine(url)
+        engine = create_readonly_engine(url)
     except ImportError as exc:
         raise CliError(f"no driver for {url.split(':')[0]} ({exc}): install it "
                        "(postgresql+psycopg: pip install -e '.[postgres]')") from None

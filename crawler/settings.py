@@ -19,6 +19,9 @@ SOURCES_FILE = None
 ARCHIVE_URL = None
 # Items written per transaction (each item still has its own savepoint).
 ARCHIVE_BATCH_SIZE = 50
+# Seconds a batch waits for more items before it is written anyway: an item leaves the
+# pipelines (to the feed exports) only once stored, and the spider closes only when none waits.
+ARCHIVE_BATCH_WAIT = 0.5
 # Re-fetch known articles with If-None-Match / If-Modified-Since from the archive.
 ARCHIVE_CONDITIONAL_REQUESTS = True
 # Article requests whose validators are looked up in one query (0: one query per request).

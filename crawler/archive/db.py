@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -57,6 +59,11 @@ def _is_sqlite_file(parsed) -> bool:  # noqa: ANN001 - a sqlalchemy URL
     return parsed.get_backend_name() == "sqlite" and bool(parsed.database) and parsed.database != ":memory:"
 
 
+def _json(value: object) -> str:
+    """UTF-8 JSON, so authors and tags read as text in any SQL client."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def default_warc_dir(url: str | None = None) -> Path:
     """Where the raw web goes by default: ``warc/`` beside a SQLite archive, else ``./warc``."""
     parsed = make_url(archive_url(url))
@@ -71,21 +78,52 @@ def create_archive_engine(url: str | None = None, foreign_keys: bool = True, wri
     A ``writer`` takes SQLite's write lock when a transaction begins, so concurrent
     writers queue on the busy timeout instead of failing mid-transaction; readers
     (the CLI) begin deferred and never hold up a crawl."""
-    # UTF-8 JSON, so authors and tags read as text in any SQL client
-    engine = create_engine(archive_url(url), json_serializer=lambda value: json.dumps(value, ensure_ascii=False))
+    engine = create_engine(archive_url(url), json_serializer=_json)
     if engine.dialect.name == "sqlite":
         _tune_sqlite(engine, foreign_keys, writer)
     return engine
 
 
-def _tune_sqlite(engine: Engine, foreign_keys: bool, writer: bool) -> None:
+def create_readonly_engine(url: str | None = None) -> Engine:
+    """An engine that cannot write: SQLite opened read-only (``mode=ro``), PostgreSQL in
+    read-only transactions. The ``archive`` readers use it, so reading never changes an
+    archive, nor needs a writable folder."""
+    parsed = make_url(archive_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        engine = create_engine(parsed, json_serializer=_json)
+
+        @event.listens_for(engine, "begin")
+        def read_only(connection):  # noqa: ANN001
+            connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+        return engine
+    if parsed.database in (None, "", ":memory:"):
+        return create_archive_engine(url, writer=False)
+    uri = sqlite_readonly_uri(Path(parsed.database))
+    engine = create_engine(parsed, json_serializer=_json,
+                           creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False))
+    _tune_sqlite(engine, foreign_keys=True, writer=False, readonly=True)
+    return engine
+
+
+def sqlite_readonly_uri(path: Path) -> str:
+    """``mode=ro`` reads a live archive beside a running crawl. In a folder we may not
+    write to, a WAL database still opens read-only when its -wal and -shm files are there
+    (SQLite >= 3.22; they hold the latest commits); without them SQLite cannot make its
+    shared-memory file, and ``immutable=1`` is right: with no -wal nothing is pending,
+    and nobody can be writing there (a writer would have made the -wal)."""
+    sealed = not os.access(path.parent, os.W_OK) and not Path(f"{path}-wal").exists()
+    return f"file:{quote(str(path.resolve()))}?{'immutable=1' if sealed else 'mode=ro'}"
+
+
+def _tune_sqlite(engine: Engine, foreign_keys: bool, writer: bool, readonly: bool = False) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):  # noqa: ANN001
         # Let SQLAlchemy, not pysqlite, emit BEGIN so SAVEPOINTs work (SQLAlchemy
         # docs, "Serializable isolation / Savepoints / Transactional DDL").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # setting the journal mode is a write; a reader takes the file as it is
+        cursor.execute("PRAGMA query_only=ON" if readonly else "PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -7,13 +7,15 @@ command opens the archive, and an up-to-date one needs no more than a one-row re
 from __future__ import annotations
 
 import re
+import sqlite3
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from .db import create_archive_engine
+from .db import create_archive_engine, sqlite_readonly_uri
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = PROJECT_ROOT / "migrations"
@@ -29,26 +31,72 @@ def alembic_config():  # noqa: ANN201
 
 
 @lru_cache(maxsize=1)
-def head_revision() -> str:
-    """The newest revision, read from the migration files (the one no other revision follows)."""
-    revisions, parents = set(), set()
+def revisions() -> tuple[str, ...]:
+    """Every revision, oldest first, read from the migration files."""
+    parent_of = {}
     for path in (MIGRATIONS / "versions").glob("*.py"):
         fields = dict(REVISION_LINE.findall(path.read_text(encoding="utf-8")))
-        revisions.add(fields["revision"])
-        if fields.get("down_revision") and fields["down_revision"] != "None":
-            parents.add(fields["down_revision"])
-    (head,) = revisions - parents
-    return head
+        parent = fields.get("down_revision")
+        parent_of[fields["revision"]] = parent if parent and parent != "None" else None
+    child_of = {parent: revision for revision, parent in parent_of.items()}
+    chain: list[str] = []
+    while (child := child_of.get(chain[-1] if chain else None)) is not None:
+        chain.append(child)
+    return tuple(chain)
 
 
-def is_current(engine: Engine) -> bool:
-    """Whether the database is at the newest revision (one read; no schema inspection)."""
+def head_revision() -> str:
+    """The newest revision (the one no other revision follows)."""
+    return revisions()[-1]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The database's revision; None when it has none (a new database). One read."""
     try:
         with engine.connect() as connection:
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
     except DBAPIError:  # no alembic_version table: a new database
-        return False
-    return versions == [head_revision()]
+        return None
+    return versions[0] if len(versions) == 1 else None
+
+
+def is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest revision (one read; no schema inspection)."""
+    return current_revision(engine) == head_revision()
+
+
+class SchemaNotCurrent(Exception):
+    """The archive's schema is not the one this code reads; the message says what to do."""
+
+
+def check_current(engine: Engine, name: str) -> None:
+    """Raise SchemaNotCurrent, saying how to fix it, unless ``engine``'s archive is at head.
+    Readers call this instead of migrating: reading never changes an archive."""
+    revision, head = current_revision(engine), head_revision()
+    if revision == head:
+        return
+    if revision is not None and revision not in revisions():
+        raise SchemaNotCurrent(f"{name} has schema revision {revision}, newer than this crawler knows "
+                               f"(its newest is {head}): update the crawler to read it")
+    raise SchemaNotCurrent(f"{name} has schema revision {revision or '(none)'}, older than this crawler's {head}: "
+                           f"run `archive upgrade` (it backs the archive up first), then try again")
+
+
+def backup_sqlite(path: Path, revision: str | None) -> Path:
+    """A consistent copy of a live SQLite archive, next to it, named for its revision and
+    the time: ``<archive>.backup-<revision>-<UTC timestamp>`` (sqlite3's online backup API,
+    so a crawl writing meanwhile neither blocks it nor tears the copy)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.backup-{revision or 'none'}-{stamp}")
+    source = sqlite3.connect(sqlite_readonly_uri(path), uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+    finally:
+        copy.close()
+        source.close()
+    return target
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:

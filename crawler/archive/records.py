@@ -31,6 +31,9 @@ class FetchRecord:
     warc: dict[str, Any] | None = None
     # "reextract" for a version made by re-running extraction over an archived page
     cause: str = "crawl"
+    # the source's body selectors found fewer than min_text_chars characters (``error``
+    # says so): a version of an archived article (a retraction), never a new article
+    short_body: bool = False
 
     def warc_columns(self) -> dict[str, Any]:
         warc = self.warc or {}

@@ -6,7 +6,11 @@ Versioning rules (README "Versioning rules"):
 - a return to an earlier state is a new version with ``same_as_version`` set;
 - 304, or a raw body identical to the last one, is logged without extraction;
 - 404/410 on a known article marks it gone (versions kept); a later 200 clears that;
-- errors add a fetch row and change nothing else.
+- errors add a fetch row and change nothing else;
+- junk never becomes a version of a known article: text found only by the generic
+  fallback is skipped for it; a short body its source's selectors did find is a version
+  (a retraction), though never a new article; a page whose canonical link names an
+  archived article with other text is kept as an article of its own.
 """
 
 from __future__ import annotations
@@ -22,14 +26,15 @@ from sqlalchemy import Engine, Row, bindparam, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from ..dedup import change_size, simhash, simhash_bands, version_hash
+from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
+from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
 from ..diskfull import is_out_of_space
 from ..extract import Article
 from ..lock import Process
 from ..urls import canonicalize_url
 from ..sources import Source, load_sources, source_for_url
-from .db import create_archive_engine, default_warc_dir
-from .migrate import upgrade
+from .db import create_archive_engine, create_readonly_engine, default_warc_dir
+from .migrate import check_current, upgrade
 from ..schedule import RevisitPolicy
 from .links import link_article, citation_row
 from .records import DiscoveryRecord, FetchRecord
@@ -55,6 +60,30 @@ class Validators:
     capture_url: str | None = None
     capture_date: str | None = None
     capture_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the archive made of one visit: its outcome, the version it created or matched
+    (none when nothing was extracted), the article's URL, the ``fetches.error`` note, and
+    the versioning rule that decided, if one of the junk rules did (a stat name)."""
+
+    outcome: str
+    version: int | None = None
+    article_url: str | None = None
+    error: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """Which article a visit's extracted text belongs to, and whether it may be a version."""
+
+    row: ArticleRow | None
+    trusted: bool = True
+    note: str | None = None
+    rule: str | None = None
+    url: str | None = None  # the URL a new article is archived under (default: the page's canonical)
 
 
 @dataclass
@@ -87,9 +116,19 @@ class Archive:
     @classmethod
     def open(cls, url: str | None = None, readonly: bool = False, sources: dict[str, Source] | None = None,
              policy: RevisitPolicy | None = None, warc_dir: str | Path | None = None) -> Archive:
-        """Open (and migrate) an archive; ``readonly`` opens for reading, migrating only if behind."""
-        engine = create_archive_engine(url, writer=not readonly)
-        upgrade(engine)  # a no-op read when the schema is current
+        """Open an archive. A writer (a crawl) creates or migrates it; ``readonly`` opens it
+        so that nothing can be written, and raises SchemaNotCurrent (never migrates) when
+        its schema is not this code's."""
+        if not readonly:
+            engine = create_archive_engine(url)
+            upgrade(engine)  # a no-op read when the schema is current
+            return cls(engine, sources, policy, warc_dir)
+        engine = create_readonly_engine(url)
+        try:
+            check_current(engine, display_name(engine))
+        except BaseException:
+            engine.dispose()
+            raise
         return cls(engine, sources, policy, warc_dir)
 
     def close(self) -> None:
@@ -180,22 +219,23 @@ class Archive:
 
     def record_fetch(self, record: FetchRecord) -> str:
         """Store one visit; returns its outcome."""
-        return self.record_fetches([record])[0]
+        return self.record_fetches([record])[0].outcome
 
-    def record_fetches(self, records: Sequence[FetchRecord]) -> list[str]:
-        """Store a batch of visits in one transaction, one savepoint each.
+    def record_fetches(self, records: Sequence[FetchRecord]) -> list[Stored]:
+        """Store a batch of visits in one transaction, one savepoint each; returns what
+        each became.
 
         A record that fails (bad data) is rolled back alone and stored as an
         ``error`` fetch naming the problem, so the rest of the batch is kept.
         """
-        outcomes: dict[int, str] = {}
+        outcomes: dict[int, Stored] = {}
         with self.session.begin() as session:
             batch = _Batch(session, dict(session.execute(select(SourceRow.name, SourceRow.id)).all()))
             quiet = [i for i, r in enumerate(records) if is_quiet(r)]
             if quiet:
                 stored = record_quiet_visits(session.connection(), [records[i] for i in quiet],
                                              self.url_forms, self.policy)
-                outcomes.update({quiet[i]: outcome for i, outcome in stored.items()})
+                outcomes.update({quiet[i]: Stored(outcome) for i, outcome in stored.items()})
             for index, record in enumerate(records):
                 if index in outcomes:
                     continue
@@ -207,21 +247,28 @@ class Archive:
                         raise  # not this record's fault: nothing more can be written, the batch rolls back
                     exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
                     logger.error("archive: could not store %s: %s", record.url, exc)
+                    error = f"archive rejected the extracted article: {exc}"
                     with session.begin_nested():
                         session.add(Fetch(
                             crawl_run_id=record.crawl_run_id, url=record.url, fetched_at=record.fetched_at,
-                            http_status=record.http_status, outcome="error",
-                            error=f"archive rejected the extracted article: {exc}"))
-                    outcomes[index] = "error"
+                            http_status=record.http_status, outcome="error", error=error))
+                    outcomes[index] = Stored("error", error=error)
         return [outcomes[i] for i in range(len(records))]
 
-    def _store(self, batch: _Batch, record: FetchRecord) -> str:
+    def _store(self, batch: _Batch, record: FetchRecord) -> Stored:
         session = batch.session
         fetch = Fetch(crawl_run_id=record.crawl_run_id, url=record.url, fetched_at=record.fetched_at,
                       http_status=record.http_status, error=record.error, **record.warc_columns())
+        verdict, version = _Verdict(None), None
         if record.article is not None:
-            row = self._article_row(batch, record)
-            fetch.outcome, fetch.version_id = self._save_version(batch, row, record)
+            verdict = self._judge(batch, record)
+            row, fetch.error = verdict.row, verdict.note
+            if verdict.trusted:
+                row = self._article_row(batch, record, row, verdict.url)
+                fetch.outcome, version = self._save_version(batch, row, record)
+                fetch.version_id = version.id
+            else:
+                fetch.outcome = "skipped"
         else:
             row = _find_article(session, record.url, *record.urls, sources=self.sources)
             fetch.outcome = self._visit_without_article(session, row, record, fetch)
@@ -231,7 +278,42 @@ class Archive:
                 row.last_fetched_at = max(row.last_fetched_at, record.fetched_at)
             self._schedule(session, row, fetch.outcome, record.fetched_at)
         session.add(fetch)
-        return fetch.outcome
+        return Stored(fetch.outcome, version=version.version if version else None,
+                      article_url=row.url if row is not None else None, error=fetch.error, rule=verdict.rule)
+
+    def _judge(self, batch: _Batch, record: FetchRecord) -> _Verdict:
+        """The article an extracted page belongs to, and whether its text may be a version of
+        it (README "Versioning rules": junk never becomes a version of a known article).
+
+        The page's own URLs decide which article it is; its canonical link only when they
+        are unknown, and only for a page whose text is that article's (a CMS that points
+        every page at one canonical must not turn article B into article A's next version).
+        """
+        session, article = batch.session, record.article
+        fetched = (record.url, *record.urls)
+        row = _find_article(session, *fetched, sources=self.sources)
+        notes, rule, url = [], None, None
+        # (a page's canonical is mostly its own URL: then there is nothing more to ask)
+        if row is None and not set(self.url_forms(article.url)) <= {f for u in fetched for f in self.url_forms(u)}:
+            row = _find_article(session, article.url, sources=self.sources)
+            if row is not None and not _is_same_article(session, row, article):
+                url = self._own_url(record.url)
+                notes.append(f"canonical {article.url} points at a different article; kept separately as {url}")
+                rule, row = "canonical_conflict", None
+        if row is not None and article.body_source == "generic":
+            return _Verdict(row, False, f"body selectors matched nothing; {len(article.text)} chars of generic "
+                                        "text not trusted for a known article", "untrusted_generic_text")
+        if record.short_body:
+            if row is None:  # never a new article: the extractor's reason stands
+                return _Verdict(None, False, record.error, rule or "short_body_skipped")
+            notes.append(f"short body: {len(article.text)} characters in the source's body element; kept as a "
+                         "version of an archived article (retracted or emptied?)")
+            rule = "short_body_version"
+        return _Verdict(row, True, "; ".join(notes) or None, rule, url)
+
+    def _own_url(self, url: str) -> str:
+        source = source_for_url(self.sources, url)
+        return source.canonical(url) if source else canonicalize_url(url)
 
     def _schedule(self, session: Session, row: ArticleRow, outcome: str, now: datetime) -> None:
         latest = _latest_version(session, row.id)
@@ -249,20 +331,23 @@ class Archive:
             return "error"
         return record.outcome or "error"
 
-    def _article_row(self, batch: _Batch, record: FetchRecord) -> ArticleRow:
+    def _article_row(self, batch: _Batch, record: FetchRecord, row: ArticleRow | None,
+                     url: str | None = None) -> ArticleRow:
+        """``row`` (the article the visit belongs to, if known) or a new article under
+        ``url`` (default: the page's canonical), with the visit's validators and URLs."""
         session, article = batch.session, record.article
         if record.source not in batch.source_ids:
             raise KeyError(f"unknown source {record.source!r}; sources are {sorted(batch.source_ids)}")
-        row = _find_article(session, article.url, record.url, *record.urls, sources=self.sources)
         if row is None:
             row = _same_text_elsewhere_in_source(session, batch.source_ids[record.source], article)
         if row is None:
-            row = ArticleRow(source_id=batch.source_ids[record.source], url=article.url,
+            row = ArticleRow(source_id=batch.source_ids[record.source], url=url or article.url,
                              first_seen_at=record.fetched_at, last_changed_at=record.fetched_at,
                              last_fetched_at=record.fetched_at)
             session.add(row)
             session.flush()
-        _remember_urls(session, row, (article.url, record.url, *record.urls), record.fetched_at)
+        claimed = (record.url, *record.urls) if url else (article.url, record.url, *record.urls)
+        _remember_urls(session, row, claimed, record.fetched_at)
         row.etag, row.last_modified = record.etag, record.last_modified
         row.raw_hash = record.raw_hash or row.raw_hash
         if record.warc and record.warc["record_type"] == "response":
@@ -271,12 +356,13 @@ class Archive:
         row.gone_at = None
         return row
 
-    def _save_version(self, batch: _Batch, row: ArticleRow, record: FetchRecord) -> tuple[str, int]:
+    def _save_version(self, batch: _Batch, row: ArticleRow, record: FetchRecord) -> tuple[str, ArticleVersion]:
+        """The outcome and the version: a new one, or the newest when nothing changed."""
         session, article = batch.session, record.article
         latest = _latest_version(session, row.id)
         digest = version_hash(article)
         if latest is not None and latest.content_hash == digest:
-            return "unchanged", latest.id
+            return "unchanged", latest
         size = change_size(latest.text if latest else None, article.text)
         earlier = session.scalar(select(ArticleVersion.version).where(
             ArticleVersion.article_id == row.id, ArticleVersion.content_hash == digest)
@@ -299,17 +385,20 @@ class Archive:
                         for value in dict.fromkeys(filter(None, (article.cited_url, *article.citations))))
         row.last_changed_at = record.fetched_at
         link_article(session, row, version, batch.now, lambda url: _find_article(session, url, sources=self.sources))
-        return ("changed" if latest else "new"), version.id
+        return ("changed" if latest else "new"), version
 
     def save_reextraction(self, article_id: int, article: Article, captured_at: datetime) -> str:
-        """A re-extraction of an archived page: 'unchanged', or a new version with cause
-        'reextract' (the extractor changed, not the site)."""
+        """A re-extraction of an archived page: 'unchanged', 'skipped' (only the generic
+        fallback found text: as in a crawl, not a version of a known article), or a new
+        version with cause 'reextract' (the extractor changed, not the site)."""
         with self.session.begin() as session:
             row = session.get(ArticleRow, article_id)
             latest = _latest_version(session, article_id)
             article = replace(article, url=row.url)
             if latest is not None and latest.content_hash == version_hash(article):
                 return "unchanged"
+            if article.body_source == "generic":
+                return "skipped"
             batch = _Batch(session, dict(session.execute(select(SourceRow.name, SourceRow.id)).all()))
             record = FetchRecord(url=row.url, source=row.source.name, fetched_at=captured_at, article=article,
                                  cause="reextract")
@@ -391,6 +480,14 @@ VALIDATORS_QUERY = (
     .where(ArticleUrl.url.in_(bindparam("forms", expanding=True))))
 
 
+def display_name(engine: Engine) -> str:
+    """How messages name an archive: its file, or its URL without the password."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return url.render_as_string(hide_password=True)
+
+
 def _find_article(session: Session, *urls: str, sources: dict[str, Source] | None = None) -> ArticleRow | None:
     """The article any of these URLs is known under: as given, canonical, or canonical by
     the owning source's rules (zingnews.vn -> znews.vn). A canonical match wins."""
@@ -411,6 +508,16 @@ def _remember_urls(session: Session, row: ArticleRow, urls: Iterable[str], seen_
     for url in dict.fromkeys(urls):
         if session.scalar(select(ArticleUrl.id).where(ArticleUrl.url == url)) is None:
             session.add(ArticleUrl(article_id=row.id, url=url, first_seen_at=seen_at))
+
+
+def _is_same_article(session: Session, row: ArticleRow, article: Article) -> bool:
+    """Whether ``article`` is one of ``row``'s versions, or nearly (SimHash within
+    NEAR_DUPLICATE_BITS: what the archive calls a near-duplicate)."""
+    digest, fingerprint = version_hash(article), simhash(article.text)
+    versions = session.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
+                               .where(ArticleVersion.article_id == row.id))
+    return any(content_hash == digest or hamming(fingerprint, other) <= NEAR_DUPLICATE_BITS
+               for content_hash, other in versions)
 
 
 def _same_text_elsewhere_in_source(session: Session, source_id: int, article: Article) -> ArticleRow | None:

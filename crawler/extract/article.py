@@ -51,7 +51,13 @@ AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGN
 
 
 class NotAnArticle(ValueError):
-    """The page holds no article body; the message says why."""
+    """The page holds no article body; the message says why. ``body_source`` is "site"
+    when the source's body selectors matched but found too little text (a retracted or
+    emptied article: the archive keeps that as a version of an article it knows)."""
+
+    def __init__(self, message: str, body_source: str | None = None):
+        super().__init__(message)
+        self.body_source = body_source
 
 
 @dataclass(frozen=True)
@@ -133,7 +139,7 @@ def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> tuple
     text = _drop_lines(text, rules.drop_lines)
     if len(text) < rules.min_text_chars:
         raise NotAnArticle(f"no article body: {len(text)} characters of text in {where}, "
-                           f"fewer than min_text_chars={rules.min_text_chars}")
+                           f"fewer than min_text_chars={rules.min_text_chars}", body_source)
     return text, body_source
 
 

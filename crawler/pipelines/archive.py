@@ -1,4 +1,11 @@
-"""Store visits in the archive, batched, and record the crawl run."""
+"""Store visits in the archive, batched, and record the crawl run.
+
+A visit's item leaves the pipeline as the archived record (``ArchivedVisit``), once its
+batch is stored: only then are its outcome and version known. A batch is written when it
+is full (``ARCHIVE_BATCH_SIZE``) or ``ARCHIVE_BATCH_WAIT`` seconds after its first item,
+so no item waits long, and the spider, which closes only when no item is pending, is
+never held up. Discoveries are stored too, but leave no item: feeds export visits.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,14 @@ from dataclasses import asdict, replace
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord, FetchRecord
-from ..archive.store import Archive
+from ..archive.store import Archive, Stored
 from ..diskfull import is_out_of_space, stop_for_full_disk
-from ..items import DiscoveryItem, PageItem
+from ..items import ArchivedVisit, DiscoveryItem, PageItem
 from ..middlewares.failures import request_failed
 from ..sources import sources_from_settings
 
@@ -30,7 +38,11 @@ class ArchivePipeline:
         self.crawler = crawler
         self.sources = sources_from_settings(crawler.settings)
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 50)
+        self.batch_wait = crawler.settings.getfloat("ARCHIVE_BATCH_WAIT")
         self.batch: list[FetchRecord] = []
+        self.waiting: list[asyncio.Future[Stored] | None] = []  # one per visit in ``batch``
+        self.timer: asyncio.TimerHandle | None = None
+        self.timed_flushes: set[asyncio.Task] = set()
         self.discoveries: list[DiscoveryRecord] = []
         self.archive: Archive | None = None
         self.run_id: int | None = None
@@ -52,37 +64,78 @@ class ArchivePipeline:
         self.crawler.signals.connect(self.request_failed, signal=request_failed)
         logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
-    async def process_item(self, item: PageItem | DiscoveryItem) -> PageItem | DiscoveryItem:
+    async def process_item(self, item: PageItem | DiscoveryItem) -> ArchivedVisit:
         if isinstance(item, DiscoveryItem):
             self.discoveries.append(replace(item, crawl_run_id=self.run_id))
-        else:
-            source = self.sources.get(item.source)
-            urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls
-            self.batch.append((FetchRecord(
-                url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
-                article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id,
-                urls=tuple(dict.fromkeys(urls)), etag=item.etag, last_modified=item.last_modified,
-                raw_hash=item.raw_hash), item.warc))
-        if len(self.batch) >= self.batch_size or len(self.discoveries) >= self.batch_size:
+            await self._flush_when_due(len(self.discoveries))
+            raise DropItem("discovery recorded in the archive (feeds export visits)", log_level="DEBUG")
+        source = self.sources.get(item.source)
+        urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls
+        self.batch.append((FetchRecord(
+            url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
+            article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id,
+            urls=tuple(dict.fromkeys(urls)), etag=item.etag, last_modified=item.last_modified,
+            raw_hash=item.raw_hash, short_body=item.short_body), item.warc))
+        waiter = asyncio.get_running_loop().create_future()
+        self.waiting.append(waiter)
+        await self._flush_when_due(len(self.batch))
+        try:
+            stored = await waiter
+        except Exception as exc:  # the batch's one ERROR line said why; the feed gets no unarchived visit
+            raise DropItem(f"not archived: {exc}", log_level="DEBUG") from exc
+        return ArchivedVisit.of(item, stored)
+
+    async def _flush_when_due(self, size: int) -> None:
+        if size >= self.batch_size:
+            await self._flush_logging_errors()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(self.batch_wait, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self.timer = None
+        task = asyncio.ensure_future(self._flush_logging_errors())
+        self.timed_flushes.add(task)  # a task nobody references may be collected mid-flight
+        task.add_done_callback(self.timed_flushes.discard)
+
+    async def _flush_logging_errors(self) -> None:
+        try:
             await self.flush()
-        return item
+        except Exception as exc:  # noqa: BLE001 - its items are dropped with it; this says it once
+            logger.error("archive: could not store a batch: %s", exc)
+            logger.debug("archive: batch failure", exc_info=True)
 
     async def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         # Take the batches first: items arriving while the WARC writes are awaited go to new ones.
         discoveries, self.discoveries = self.discoveries, []
         batch, self.batch = self.batch, []
+        waiting, self.waiting = self.waiting, []
         records = [await self._with_raw_capture(record, warc) for record, warc in batch]
         try:
             if discoveries:
                 self.archive.record_discoveries(discoveries)
             if records:
-                for outcome in self.archive.record_fetches(records):
-                    self.crawler.stats.inc_value(f"archive/{outcome}")
-        except Exception as exc:
+                for record, stored, waiter in zip(records, self.archive.record_fetches(records), waiting):
+                    self._count(record.url, stored)
+                    if waiter is not None:
+                        waiter.set_result(stored)
+        except BaseException as exc:
+            for waiter in waiting:  # never leave an item waiting: the spider would not close
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(exc)
             if not is_out_of_space(exc):
                 raise
             self.crawler.stats.inc_value("archive/not_stored", len(records))
             stop_for_full_disk(self.crawler, "the archive", _where(self.archive), exc)
+
+    def _count(self, url: str, stored: Stored) -> None:
+        self.crawler.stats.inc_value(f"archive/{stored.outcome}")
+        if stored.rule:  # a junk rule decided: say which, one line per visit
+            self.crawler.stats.inc_value(f"archive/{stored.rule}")
+            note = stored.error or stored.rule
+            logger.warning("archive: %s", note if note.startswith(url) else f"{url}: {note}")
 
     async def _with_raw_capture(self, record: FetchRecord, warc: Future | dict | None) -> FetchRecord:
         """The visit with its WARC record's place; an ``error`` visit (no version, no article
@@ -101,6 +154,9 @@ class ArchivePipeline:
     def request_failed(self, record: FetchRecord, warc: Future | dict | None) -> None:
         """A failed request no spider callback saw (FailuresMiddleware): stored with this run's visits."""
         self.batch.append((replace(record, crawl_run_id=self.run_id), warc))
+        self.waiting.append(None)  # no item waits for it; the timer or the close writes it
+        if self.timer is None:
+            self.timer = asyncio.get_event_loop().call_later(self.batch_wait, self._timed_flush)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.archive is None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
+from dataclasses import replace
 
 from scrapy.crawler import Crawler
 
-from ..extract import NotAnArticle, extract_article
+from ..extract import NotAnArticle, extract_article, extractor_version
+from ..failures import describe_failure
 from ..items import PageItem
-from ..sources import sources_from_settings
+from ..sources import ExtractionRules, sources_from_settings
 
 logger = logging.getLogger(__name__)
+# An error message is one log line and one `fetches.error` value; a library's exception
+# text can quote the page, so its markup is dropped and it is cut short.
+MAX_ERROR_CHARS = 300
+MARKUP = re.compile(r"<[^>]*>?")
 
 
 class ExtractPipeline:
@@ -30,12 +37,37 @@ class ExtractPipeline:
             item.outcome, item.html = "unchanged", None
             self.stats.inc_value("extract/skipped_identical_body")
             return item
+        rules = self.sources[item.source].rules
         try:
-            item.article = extract_article(item.html, item.url, self.sources[item.source].rules)
+            item.article = extract_article(item.html, item.url, rules)
             self.stats.inc_value("extract/article")
         except NotAnArticle as exc:
-            item.outcome, item.error = "skipped", f"{item.url}: {exc}"
-            self.stats.inc_value("extract/empty")
-            logger.warning("extract: %s", item.error)
+            item.error = f"{item.url}: {exc}"
+            item.article = _short_body(item.html, item.url, rules) if exc.body_source == "site" else None
+            item.short_body = item.article is not None
+            if not item.short_body:
+                item.outcome = "skipped"
+                logger.warning("extract: %s", item.error)
+            self.stats.inc_value("extract/short_body" if item.short_body else "extract/empty")
+        except Exception as exc:  # noqa: BLE001 - a page that breaks the extractor is that page's error, not the crawl's
+            item.outcome, item.error = "error", _one_line(describe_failure(exc, item.url))
+            self.stats.inc_value("extract/failed")
+            logger.error("extract: %s", item.error)
+            logger.debug("extract: %s failed", item.url, exc_info=True)
         item.html = None  # the text is in the article now; do not carry the page further
         return item
+
+
+def _short_body(html: str, url: str, rules: ExtractionRules):  # noqa: ANN202
+    """The article whose body the source's selectors found, however short: a retraction
+    of an archived article is a version of it (the archive decides; a new URL is skipped)."""
+    try:
+        article = extract_article(html, url, replace(rules, min_text_chars=0))
+    except NotAnArticle:  # no title either: nothing to keep
+        return None
+    return replace(article, extractor=extractor_version(rules))
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(MARKUP.sub(" ", text).split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 1] + "…"

@@ -1,0 +1,162 @@
+"""Scrapy's own interfaces work (issue 9, item 6): what leaves the pipelines is the
+archived record as plain data, so `scrapy crawl … -O out.jsonl|csv|json|xml` writes what
+a user expects, and the batching of the archive is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import xml.etree.ElementTree as ElementTree
+from dataclasses import fields
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from scrapy.utils.project import get_project_settings
+from scrapy.utils.test import get_crawler
+
+from crawler.archive.store import Archive
+from crawler.items import ArchivedVisit, PageItem
+from crawler.pipelines.archive import ArchivePipeline
+from crawler.sources import load_sources
+from tests.conftest import expected_pages, query, run_crawl
+from tests.test_cli import ZNEWS
+
+FIELDS = [f.name for f in fields(ArchivedVisit)]
+PAGES = expected_pages()
+MISSING = "https://znews.vn/khong-con-nua-post1.html"  # the mirror answers 404
+ARTICLE_FIELDS = ("title", "authors", "published_at", "modified_at", "language", "section", "tags", "summary",
+                  "text", "cited_url")
+
+
+def instant(value: str | None) -> datetime | None:
+    """An ISO 8601 string (ours) or SQLite's stored UTC text, as an aware datetime."""
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def feeds(mirror, tmp_path_factory):
+    """One crawl of every bundled article and a 404, exported in the four formats."""
+    folder = tmp_path_factory.mktemp("feeds")
+    urls = ",".join([p["url"] for p in PAGES] + [MISSING])
+    result = run_crawl(mirror.url, folder / "archive.db", "-a", f"urls={urls}",
+                       *(arg for fmt in ("jsonl", "csv", "json", "xml") for arg in ("-O", str(folder / f"out.{fmt}"))))
+    return folder, result
+
+
+def test_jsonl_feed_is_the_archived_record_field_by_field(feeds):
+    folder, result = feeds
+    assert "TypeError" not in result.stderr and "Error processing" not in result.stderr
+    records = [json.loads(line) for line in (folder / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(records) == len(PAGES) + 1
+    archive = folder / "archive.db"
+    for record in records:
+        assert list(record) == FIELDS
+        (fetch,) = query(archive, "SELECT * FROM fetches WHERE url = ?", record["url"])
+        assert (record["outcome"], record["http_status"], record["error"]) == \
+            (fetch["outcome"], fetch["http_status"], fetch["error"])
+        assert instant(record["fetched_at"]) == instant(fetch["fetched_at"])
+        assert "+00:00" in record["fetched_at"]  # ISO 8601, UTC said
+        if record["outcome"] == "error":
+            assert record["url"] == MISSING and record["http_status"] == 404 and "HTTP 404" in record["error"]
+            assert record["version"] is None and record["title"] is None and record["authors"] == []
+            continue
+        (version,) = query(archive, "SELECT * FROM latest_versions WHERE version_id = ?", fetch["version_id"])
+        assert record["outcome"] == "new" and record["version"] == version["version"] == 1
+        assert record["article_url"] == version["url"] and record["source"] == version["source"]
+        for name in ("title", "language", "section", "summary", "text", "cited_url"):
+            assert record[name] == version[name], name
+        for name in ("authors", "tags"):
+            assert record[name] == json.loads(version[name]), name
+        for name in ("published_at", "modified_at"):
+            assert instant(record[name]) == instant(version[name]), name
+        assert "<" not in record["text"] and "Future" not in json.dumps(record)
+    page = next(p for p in PAGES if p["url"] == ZNEWS.url)
+    (znews,) = [r for r in records if r["url"] == ZNEWS.url]
+    assert znews["authors"] == page["authors"] and znews["tags"] == page["tags"]
+    assert znews["published_at"] == page["published_at"]
+
+
+def test_csv_feed_has_one_column_per_field_and_joined_lists(feeds):
+    folder, _ = feeds
+    jsonl = [json.loads(line) for line in (folder / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    with open(folder / "out.csv", encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert reader.fieldnames == FIELDS
+        rows = list(reader)
+    assert len(rows) == len(jsonl)
+    for row, record in zip(rows, jsonl):
+        for name in FIELDS:
+            value = record[name]
+            expected = ",".join(value) if isinstance(value, list) else "" if value is None else str(value)
+            assert row[name] == expected, name  # Scrapy's CsvItemExporter joins lists with ","
+        assert "[" not in row["authors"] and "datetime" not in row["fetched_at"] and "Article(" not in str(row)
+
+
+def test_json_and_xml_feeds_carry_the_same_records(feeds):
+    folder, _ = feeds
+    jsonl = [json.loads(line) for line in (folder / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert json.loads((folder / "out.json").read_text(encoding="utf-8")) == jsonl
+    items = ElementTree.parse(folder / "out.xml").getroot().findall("item")
+    assert len(items) == len(jsonl)
+    for item, record in zip(items, jsonl):
+        assert item.findtext("url") == record["url"] and item.findtext("outcome") == record["outcome"]
+        assert [v.text for v in item.find("authors").findall("value")] == record["authors"]
+
+
+def test_a_recrawl_exports_visits_that_extracted_nothing_without_article_fields(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    run_crawl(mirror.url, archive, "-a", f"urls={ZNEWS.url}")
+    run_crawl(mirror.url, archive, "-a", f"urls={ZNEWS.url}", "-O", str(tmp_path / "again.jsonl"))
+    (record,) = [json.loads(line) for line in (tmp_path / "again.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert record["outcome"] in ("unchanged", "not_modified") and record["http_status"] in (200, 304)
+    assert all(record[name] in (None, []) for name in ARTICLE_FIELDS)
+
+
+def test_discovery_spiders_export_only_their_visits(mirror, tmp_path):
+    archive = tmp_path / "archive.db"
+    result = run_crawl(mirror.url, archive, "-O", str(tmp_path / "out.csv"), spider="feeds")
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and {row["outcome"] for row in rows} == {"new"}
+    assert len(rows) == query(archive, "SELECT count(*) FROM fetches WHERE article_id IS NOT NULL")[0][0]
+    assert query(archive, "SELECT count(*) FROM discoveries")[0][0] > len(rows) / 2  # stored, just not exported
+    assert "Dropped" not in result.stderr  # dropped from the feed at DEBUG, not a warning per discovery
+
+
+def test_a_page_item_never_shows_its_html():
+    item = PageItem(url=ZNEWS.url, source="znews", fetched_at=datetime.now(timezone.utc),
+                    html="<html><body><div class='the-article-body'>secret</div></body></html>")
+    assert "<html" not in repr(item) and "secret" not in repr(item) and ZNEWS.url in repr(item)
+
+
+# -- batching: a size OR a short timer --------------------------------------------------
+
+
+def test_items_wait_for_their_batch_which_is_written_when_full_or_when_its_time_is_up(tmp_path):
+    settings = get_project_settings().copy_to_dict()
+    settings.update(TWISTED_REACTOR_ENABLED=False, ARCHIVE_BATCH_SIZE=2, ARCHIVE_BATCH_WAIT=0.05)
+    pipeline = ArchivePipeline.from_crawler(get_crawler(settings_dict=settings))
+    pipeline.archive = Archive.open(f"sqlite:///{tmp_path / 'archive.db'}")
+    pipeline.archive.sync_sources(load_sources().values())
+    batches = []
+    record_fetches = pipeline.archive.record_fetches
+    pipeline.archive.record_fetches = lambda records: batches.append(len(records)) or record_fetches(records)
+    t0 = datetime(2025, 7, 2, tzinfo=timezone.utc)
+    items = [PageItem(url=f"https://znews.vn/gone-post{i}.html", source="znews", fetched_at=t0 + timedelta(minutes=i),
+                      http_status=404, outcome="error", error="HTTP 404") for i in range(5)]
+
+    async def process_all():
+        # a guard against a hang (an item never released), not a timing assertion
+        return await asyncio.wait_for(asyncio.gather(*(pipeline.process_item(item) for item in items)), 60)
+
+    try:
+        visits = asyncio.run(process_all())
+    finally:
+        pipeline.archive.close()
+    assert batches == [2, 2, 1]  # two full batches, then the last item's, by the timer
+    assert [v.url for v in visits] == [i.url for i in items] and {v.outcome for v in visits} == {"error"}
+    assert all(isinstance(v, ArchivedVisit) for v in visits)
