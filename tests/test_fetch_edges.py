@@ -454,7 +454,7 @@ def test_a_timeout_names_the_article_not_the_mirror(tmp_path):
         result = run_crawl(server.url, archive, "-a", f"urls={SLOW}", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=1")
         mirror = server.url
     (row,) = query(archive, "SELECT outcome, error FROM fetches")
-    assert tuple(row) == ("error", f"{SLOW}: timed out: no complete answer within 1 s")
+    assert tuple(row) == ("error", f"{SLOW}: timed out: took longer than 1 s (DOWNLOAD_TIMEOUT)")
     assert mirror not in result.stderr
 
 
@@ -521,7 +521,7 @@ def test_not_html(body, content_type, cls, reason):
      "https://znews.vn/a: disallowed by https://znews.vn/robots.txt"),
     (RedirectRefused("redirect loop: a -> b -> a"), "https://znews.vn/a: redirect loop: a -> b -> a"),
     (DownloadTimeoutError("Getting https://znews.vn/a took longer than 30.0 seconds."),
-     "https://znews.vn/a: timed out: no complete answer within 30 s"),
+     "https://znews.vn/a: timed out: took longer than 30 s (DOWNLOAD_TIMEOUT)"),
     (DownloadConnectionRefusedError("Connection was refused by other side: 111: Connection refused."),
      "https://znews.vn/a: connection refused"),
     (DownloadTimeoutError("User timeout caused connection failure."),
