@@ -17,9 +17,14 @@ from pathlib import Path
 import brotli
 import pytest
 from scrapy.exceptions import (
-    DownloadCancelledError, DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest,
+    DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError, DownloadTimeoutError, IgnoreRequest,
+    ResponseDataLossError,
 )
 from scrapy.http import HtmlResponse, Response, TextResponse
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.python.failure import Failure
+from twisted.web._newclient import _DataLoss
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.failures import RedirectRefused, RobotsTxtRefused, describe_failure
@@ -516,7 +521,17 @@ def test_not_html(body, content_type, cls, reason):
     assert not_html(response(body, content_type, cls)) == reason
 
 
+def caused(exc: Exception, cause: Exception) -> Exception:
+    exc.__cause__ = cause
+    return exc
+
+
 @pytest.mark.parametrize("exc, line", [
+    (caused(DownloadFailedError("[<twisted.python.failure.Failure …>]"),
+            ResponseNeverReceived([Failure(ConnectionDone())])),
+     "https://znews.vn/a: the server closed the connection without answering"),
+    (caused(ResponseDataLossError(), ResponseFailed([Failure(ConnectionLost()), Failure(_DataLoss())])),
+     "https://znews.vn/a: connection reset in the middle of the body"),
     (RobotsTxtRefused("disallowed by https://znews.vn/robots.txt"),
      "https://znews.vn/a: disallowed by https://znews.vn/robots.txt"),
     (RedirectRefused("redirect loop: a -> b -> a"), "https://znews.vn/a: redirect loop: a -> b -> a"),
