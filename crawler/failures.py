@@ -70,7 +70,7 @@ def _detail(exc: BaseException) -> str:
         # "Getting <url> took longer than 30 seconds.": the URL is already in front
         seconds = re.search(r"longer than ([\d.]+) seconds", text)
         if seconds:
-            return f"no complete answer within {float(seconds[1]):g} s"
+            return f"took longer than {float(seconds[1]):g} s (DOWNLOAD_TIMEOUT)"
         # Twisted's connect timeout: "User timeout caused connection failure."
         return "no connection within DOWNLOAD_TIMEOUT" if "connection" in text.lower() else text
     return text

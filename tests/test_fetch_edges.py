@@ -17,9 +17,14 @@ from pathlib import Path
 import brotli
 import pytest
 from scrapy.exceptions import (
-    DownloadCancelledError, DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest,
+    DownloadCancelledError, DownloadConnectionRefusedError, DownloadFailedError, DownloadTimeoutError, IgnoreRequest,
+    ResponseDataLossError,
 )
 from scrapy.http import HtmlResponse, Response, TextResponse
+from twisted.internet.error import ConnectionDone, ConnectionLost
+from twisted.python.failure import Failure
+from twisted.web._newclient import _DataLoss
+from twisted.web.client import ResponseFailed, ResponseNeverReceived
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.failures import RedirectRefused, RobotsTxtRefused, describe_failure
@@ -454,7 +459,7 @@ def test_a_timeout_names_the_article_not_the_mirror(tmp_path):
         result = run_crawl(server.url, archive, "-a", f"urls={SLOW}", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=1")
         mirror = server.url
     (row,) = query(archive, "SELECT outcome, error FROM fetches")
-    assert tuple(row) == ("error", f"{SLOW}: timed out: no complete answer within 1 s")
+    assert tuple(row) == ("error", f"{SLOW}: timed out: took longer than 1 s (DOWNLOAD_TIMEOUT)")
     assert mirror not in result.stderr
 
 
@@ -516,12 +521,22 @@ def test_not_html(body, content_type, cls, reason):
     assert not_html(response(body, content_type, cls)) == reason
 
 
+def caused(exc: Exception, cause: Exception) -> Exception:
+    exc.__cause__ = cause
+    return exc
+
+
 @pytest.mark.parametrize("exc, line", [
+    (caused(DownloadFailedError("[<twisted.python.failure.Failure …>]"),
+            ResponseNeverReceived([Failure(ConnectionDone())])),
+     "https://znews.vn/a: the server closed the connection without answering"),
+    (caused(ResponseDataLossError(), ResponseFailed([Failure(ConnectionLost()), Failure(_DataLoss())])),
+     "https://znews.vn/a: connection reset in the middle of the body"),
     (RobotsTxtRefused("disallowed by https://znews.vn/robots.txt"),
      "https://znews.vn/a: disallowed by https://znews.vn/robots.txt"),
     (RedirectRefused("redirect loop: a -> b -> a"), "https://znews.vn/a: redirect loop: a -> b -> a"),
     (DownloadTimeoutError("Getting https://znews.vn/a took longer than 30.0 seconds."),
-     "https://znews.vn/a: timed out: no complete answer within 30 s"),
+     "https://znews.vn/a: timed out: took longer than 30 s (DOWNLOAD_TIMEOUT)"),
     (DownloadConnectionRefusedError("Connection was refused by other side: 111: Connection refused."),
      "https://znews.vn/a: connection refused"),
     (DownloadTimeoutError("User timeout caused connection failure."),
