@@ -71,8 +71,9 @@ def run(options: RecrawlOptions) -> int:
 
     settings = get_project_settings()
     settings.setdict(options.settings, priority="cmdline")
-    if options.archive:
-        settings.set("ARCHIVE_URL", options.archive, priority="cmdline")
+    if options.archive:  # a URL, or as for every archive command, a SQLite file's path
+        url = options.archive if "://" in options.archive else f"sqlite:///{options.archive}"
+        settings.set("ARCHIVE_URL", url, priority="cmdline")
     spiders = [*(DISCOVERY_SPIDERS if options.discover else ()), *(("revisit",) if options.revisit else ())]
     args = {k: str(v) for k, v in (("sources", options.sources), ("max_articles", options.max_articles),
                                    ("since", options.since)) if v}

@@ -159,3 +159,12 @@ def test_recrawl_whose_archive_cannot_be_created_is_one_line(tmp_path):
     assert result.stderr.splitlines()[-1] == (
         "archive recrawl: ARCHIVE_URL sqlite:////proc/archive.db: cannot open the archive: unable to open database file")
     assert "Traceback" not in result.stderr
+
+
+def test_recrawl_takes_a_sqlite_file_path_as_every_archive_command_does(tmp_path):
+    command = [sys.executable, "-m", "crawler.cli", "--archive", "archive.db", "recrawl", "--no-discover",
+               "-s", "MIRROR_URL=bundled"]
+    env = {k: v for k, v in os.environ.items() if k != "ARCHIVE_URL"}
+    result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "archive.db").is_file() and (tmp_path / "archive.db.lock").is_file()
