@@ -127,7 +127,7 @@ def kill_at_a_random_moment(generated, tmp_path: Path, trial: int) -> None:
     rng = random.Random(f"crash-{trial}")
     archive, warc_dir = tmp_path / "archive.db", tmp_path / "warc"
     # a random point of progress (up to the last full batch), then a random instant after it
-    goal, pause = rng.randint(0, PAGES - 80), rng.uniform(0, 0.6)
+    goal, pause = rng.randint(0, PAGES - 80), rng.uniform(0, 1.0)
     whole_group = rng.random() < 0.5  # the crawl alone, or (as the OOM killer or systemd do) with its writer
     crawl = start_crawl(crawl_command(server.url, archive, urls), tmp_path / "killed.log")
     deadline = time.monotonic() + 120

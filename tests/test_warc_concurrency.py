@@ -67,7 +67,7 @@ def test_a_dead_writers_file_is_repaired_and_the_log_names_its_pid(tmp_path, cap
     assert len(list(tmp_path.glob("*.open"))) == 1  # alive: left alone
     writer.send_signal(signal.SIGKILL)
     writer.wait()
-    with caplog.at_level(logging.WARNING, logger="crawler.warc.writer"):
+    with caplog.at_level(logging.WARNING, logger="crawler.warc.repair"):
         WarcWriter(tmp_path).close()
     assert not list(tmp_path.glob("*.open"))
     assert f"left open by pid {writer.pid}, which is gone" in caplog.text
