@@ -118,9 +118,11 @@ def robots_failing(tmp_path_factory):
     routes = {f"/{host}/robots.txt": case[0] for host, case in ROBOTS_CASES.items()}
     with FaultServer(routes) as server:
         result = run_crawl(server.url, archive, "-a", "urls=" + ",".join(c[1] for c in ROBOTS_CASES.values()),
-                           "-s", "RETRY_TIMES=1", "-s", "RETRY_BACKOFF_BASE=0.1")
+                           "-s", "RETRY_TIMES=1", "-s", "RETRY_BACKOFF_BASE=0.1", check=False)
         counts = {url: server.count(mirror_route(url)) for _, url, _, _ in ROBOTS_CASES.values()}
         robots = {host: server.count(f"/{host}/robots.txt") for host in ROBOTS_CASES}
+    # three of four hosts unreachable: the run failed, and says so with its exit status
+    assert result.returncode == 1, result.stderr[-2000:]
     return archive, result, counts, robots
 
 
@@ -149,8 +151,9 @@ def test_robots_txt_on_a_refused_connection_disallows_the_host(tmp_path):
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     archive = tmp_path / "archive.db"
-    run_crawl(f"http://127.0.0.1:{port}", archive, "-a", f"urls={ZNEWS}", "-s", "RETRY_TIMES=0")
-    (row,) = query(archive, "SELECT outcome, error FROM fetches")
+    result = run_crawl(f"http://127.0.0.1:{port}", archive, "-a", f"urls={ZNEWS}", "-s", "RETRY_TIMES=0", check=False)
+    assert result.returncode == 1  # robots.txt, the only request made, failed
+    (row,) = query(archive, "SELECT outcome, error FROM fetches WHERE url = ?", ZNEWS)
     assert row["outcome"] == "skipped"
     assert row["error"] == (f"{ZNEWS}: https://znews.vn/robots.txt could not be fetched (connection refused): "
                             "the host counts as disallowed for this run (RFC 9309)")
@@ -287,8 +290,9 @@ def test_a_body_cut_short_is_an_error_never_a_version(tmp_path, route, settings,
     with FaultServer() as server:
         run_crawl(server.url, archive, "-a", f"urls={ZNEWS}")
         server.routes[mirror_route(ZNEWS)] = route
-        run_crawl(server.url, archive, "-a", f"urls={ZNEWS}", *settings)
+        result = run_crawl(server.url, archive, "-a", f"urls={ZNEWS}", *settings, check=False)
         tries = server.count(mirror_route(ZNEWS))
+    assert result.returncode == 1  # its only article failed
     assert versions(archive) == 1
     rows = query(archive, "SELECT outcome, error FROM fetches WHERE url = ? ORDER BY id", ZNEWS)
     assert [r["outcome"] for r in rows] == ["new", "error"]
@@ -456,9 +460,11 @@ def test_a_timeout_names_the_article_not_the_mirror(tmp_path):
     timeout would also catch requests queued behind the first page's extraction.)"""
     archive = tmp_path / "archive.db"
     with FaultServer({mirror_route(SLOW): slow}) as server:
-        result = run_crawl(server.url, archive, "-a", f"urls={SLOW}", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=1")
+        result = run_crawl(server.url, archive, "-a", f"urls={SLOW}", "-s", "RETRY_TIMES=0", "-s", "DOWNLOAD_TIMEOUT=1",
+                           check=False)
         mirror = server.url
-    (row,) = query(archive, "SELECT outcome, error FROM fetches")
+    assert result.returncode == 1
+    (row,) = query(archive, "SELECT outcome, error FROM fetches WHERE url = ?", SLOW)
     assert tuple(row) == ("error", f"{SLOW}: timed out: took longer than 1 s (DOWNLOAD_TIMEOUT)")
     assert mirror not in result.stderr
 

@@ -32,7 +32,7 @@ from scrapy.http import Response
 from scrapy.utils.response import response_status_message
 
 from ..archive.records import FetchRecord
-from ..failures import describe_failure
+from ..failures import RobotsTxtRefused, describe_failure
 from ..sources import source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,12 @@ class FailuresMiddleware:
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
+        if isinstance(exception, RobotsTxtRefused) and request.errback is None:
+            # a feed, sitemap or listing robots.txt kept us from: on record, but not a failure
+            why = describe_failure(exception, request.url)
+            logger.info("%s", why)
+            _send_row(self.crawler, request, why, None, outcome="skipped")
+            return None
         if isinstance(exception, IgnoreRequest):
             return None  # not fetched on purpose (robots.txt, offsite): not a failure
         why = describe_failure(exception, request.url)
@@ -83,11 +89,16 @@ def report_failure(crawler: Crawler, request: Request, why: str, kind: str, stat
     for key in ("fetch/failed", f"fetch/failed/{kind}", *(() if counted else ("fetch/requests",))):
         crawler.stats.inc_value(key)
     if request.errback is None:
-        name = next((request.meta[k] for k in DISCOVERY_SOURCE_KEYS if k in request.meta), None)
-        source = name or getattr(source_for_url(sources_from_settings(crawler.settings), request.url), "name", "")
-        record = FetchRecord(url=request.url, source=source, fetched_at=datetime.now(timezone.utc),
-                             http_status=status, outcome="error", error=why)
-        crawler.signals.send_catch_log(request_failed, record=record, warc=request.meta.get("warc"))
+        _send_row(crawler, request, why, status)
+
+
+def _send_row(crawler: Crawler, request: Request, why: str, status: int | None, outcome: str = "error") -> None:
+    """The ``fetches`` row of a request no spider callback will see, to the archive pipeline."""
+    name = next((request.meta[k] for k in DISCOVERY_SOURCE_KEYS if k in request.meta), None)
+    source = name or getattr(source_for_url(sources_from_settings(crawler.settings), request.url), "name", "")
+    record = FetchRecord(url=request.url, source=source, fetched_at=datetime.now(timezone.utc),
+                         http_status=status, outcome=outcome, error=why)
+    crawler.signals.send_catch_log(request_failed, record=record, warc=request.meta.get("warc"))
 
 
 def _is_robots(request: Request) -> bool:

@@ -128,7 +128,7 @@ class ArchivePipeline:
             if not is_out_of_space(exc):
                 raise
             self.crawler.stats.inc_value("archive/not_stored", len(records))
-            stop_for_full_disk(self.crawler, "the archive", _where(self.archive), exc)
+            stop_for_full_disk(self.crawler, "the archive", archive_location(self.archive), exc)
 
     def _count(self, url: str, stored: Stored) -> None:
         self.crawler.stats.inc_value(f"archive/{stored.outcome}")
@@ -205,7 +205,7 @@ async def _warc_record(warc: Future | dict | None) -> dict | None:
     return asdict(warc.result() if warc.done() else await asyncio.wrap_future(warc))
 
 
-def _where(archive: Archive) -> str:
+def archive_location(archive: Archive) -> str:
     """The archive's file, or its URL without password."""
     url = archive.engine.url
     return url.database if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)

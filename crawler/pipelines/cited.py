@@ -12,7 +12,9 @@ from scrapy.exceptions import NotConfigured
 
 from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord
+from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import PageItem
+from .archive import archive_location
 from ..sources import source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
@@ -50,8 +52,14 @@ class FollowCitedPipeline:
     def _follow(self, url: str, source, item: PageItem) -> None:  # noqa: ANN001
         self.followed.add(url)
         archive = archive_for(self.crawler)
-        archive.record_discoveries([DiscoveryRecord(url=url, source=source.name, method="cited", found_on=item.url,
-                                                    found_at=item.fetched_at)])
+        try:
+            archive.record_discoveries([DiscoveryRecord(url=url, source=source.name, method="cited",
+                                                        found_on=item.url, found_at=item.fetched_at)])
+        except Exception as exc:
+            if not is_out_of_space(exc):
+                raise
+            stop_for_full_disk(self.crawler, "the archive", archive_location(archive), exc)
+            return
         spider = self.crawler.spider
         if not archive.is_known(url) and hasattr(spider, "article_request"):
             self.crawler.engine.crawl(spider.article_request(url, source))
