@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from copy import deepcopy
 from functools import lru_cache
 from importlib import metadata
 from dataclasses import asdict, dataclass
@@ -16,13 +15,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import lxml.html
 from parsel import Selector
 
 from ..sources import ExtractionRules
+from .body import extract_body
 from .dates import parse_datetime
+from .page import parse_html
 from .metadata import jsonld_article, select_all, select_first
-from .text import clean_line, clean_text
+from .text import clean_line
 from ..urls import canonicalize_url
 
 # Bump when a change here alters what is extracted from the same page; with the
@@ -36,11 +36,8 @@ def extractor_version(rules: ExtractionRules) -> str:
     return f"crawler-{EXTRACTOR_REVISION}/trafilatura-{metadata.version('trafilatura')}/rules-{rules_digest}"
 
 
-# Below this share of the body element's own text, trafilatura is taken to have
-# dropped real paragraphs (short captions, one-line quotes) and stage 2 is used.
-TRAFILATURA_MIN_SHARE = 0.6
-BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-              "figcaption", "tr", "br", "pre", "section", "article", "table")
+# Generic mode: a page with no source rules at all.
+GENERIC_RULES = ExtractionRules()
 LANGUAGE_SELECTORS = ("html::attr(lang)", "meta[property='og:locale']::attr(content)",
                       "meta[http-equiv='content-language']::attr(content)", "jsonld:inLanguage")
 # Byline words that are not part of a name: "par Alex", "Theo Minh Anh", "By Jo".
@@ -75,19 +72,33 @@ class Article:
     # (no site selector matched; whole-page or generic candidates). A known article's
     # generic-only text is not trusted as a new version (README "Versioning rules").
     body_source: str = "site"
+    # which extraction stage produced the text (bench/quality.py counts them)
+    body_stage: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
-    """Extract one article from decoded HTML, or raise NotAnArticle with the reason."""
+def extract_article(html: str, url: str, rules: ExtractionRules | None = None) -> Article:
+    """Extract one article from decoded HTML, or raise NotAnArticle with the reason.
+
+    Without rules (or with a source's rules that find nothing) the generic layers
+    decide: the page's best text container and its standard metadata.
+    """
+    rules = rules or GENERIC_RULES
     if not html or not html.strip():
         raise NotAnArticle("empty page")
-    page = Selector(text=html)
+    root = parse_html(html)
+    if root is None:
+        raise NotAnArticle("not an HTML document")
+    page = Selector(root=root)
     jsonld = jsonld_article(page)
-    text, body_source = extract_body_text(page, url, rules)
     title = _title(page, jsonld, rules)
+    body = extract_body(root, url, rules, tuple(t for t in (title,) if t))
+    if len(body.text) < rules.min_text_chars:
+        raise NotAnArticle(f"no article body: {len(body.text)} characters of text in {body.where}, "
+                           f"fewer than min_text_chars={rules.min_text_chars}")
+    text = body.text
     if not title:
         raise NotAnArticle("no title found")
     return Article(
@@ -104,80 +115,9 @@ def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
         cited_url=_cited_url(page, text, url, rules),
         citations=_citations(page, text, url, rules),
         extractor=extractor_version(rules),
-        body_source=body_source,
+        body_source=body.source,
+        body_stage=body.stage,
     )
-
-
-def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> tuple[str, str]:
-    """The article's paragraphs, boilerplate removed, and where they came from
-    ("site": a body selector matched; "generic": it did not).
-
-    Stage 1: the site's body element, pruned, through trafilatura (comments off).
-    Stage 2: if trafilatura kept too little of it, the element's own block text.
-    Stage 3: no body selector matched: trafilatura over the whole pruned page.
-    """
-    root = deepcopy(page.root)
-    _prune(root, rules.prune)
-    pruned = Selector(root=root)
-    body = next((n.root for s in rules.body for n in pruned.css(s)[:1]), None)
-    if body is not None:
-        own_text = _block_text(body)
-        text = _trafilatura_text(lxml.html.tostring(body, encoding="unicode"), url)
-        if len(text) < TRAFILATURA_MIN_SHARE * len(own_text):
-            text = own_text
-        where, body_source = f"body element {_describe(body)}", "site"
-    else:
-        text = _trafilatura_text(lxml.html.tostring(root, encoding="unicode"), url)
-        where = f"whole page (no match for body selectors {list(rules.body)})"
-        body_source = "generic"
-    text = _drop_lines(text, rules.drop_lines)
-    if len(text) < rules.min_text_chars:
-        raise NotAnArticle(f"no article body: {len(text)} characters of text in {where}, "
-                           f"fewer than min_text_chars={rules.min_text_chars}")
-    return text, body_source
-
-
-def _drop_lines(text: str, patterns: tuple[str, ...]) -> str:
-    """Remove whole lines of volatile page noise (counters, reading times, relative dates)."""
-    if not patterns:
-        return text
-    noise = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-    return "\n".join(line for line in text.split("\n") if not noise.fullmatch(line))
-
-
-def _trafilatura_text(html: str, url: str) -> str:
-    import trafilatura  # here, not at module level: a crawl of 304s never extracts (bench/recrawl.py)
-
-    text = trafilatura.extract(
-        html, url=url, output_format="txt", include_comments=False, include_tables=True,
-        include_images=False, include_links=False, favor_recall=True, deduplicate=False,
-        with_metadata=False,
-    )
-    return clean_text(text or "")
-
-
-def _prune(root: lxml.html.HtmlElement, selectors: tuple[str, ...]) -> None:
-    tree = Selector(root=root)
-    for selector in selectors:
-        for node in tree.css(selector):
-            if node.root.getparent() is not None:  # drop_tree keeps the tail text
-                node.root.drop_tree()
-
-
-def _block_text(element: lxml.html.HtmlElement) -> str:
-    element = deepcopy(element)
-    for junk in element.xpath(".//script|.//style|.//noscript|.//template"):
-        junk.drop_tree()
-    for block in element.iter(*BLOCK_TAGS):
-        block.tail = "\n" + (block.tail or "")
-        if block.tag != "br":
-            block.text = "\n" + (block.text or "")
-    return clean_text(element.text_content())
-
-
-def _describe(element: lxml.html.HtmlElement) -> str:
-    classes = ".".join((element.get("class") or "").split())
-    return element.tag + (f"#{element.get('id')}" if element.get("id") else "") + (f".{classes}" if classes else "")
 
 
 def _title(page: Selector, jsonld: dict, rules: ExtractionRules) -> str | None:

@@ -1,0 +1,125 @@
+"""CSS selectors over a whole page in one pass.
+
+Most rule selectors are one compound: a tag, classes, an id, attributes
+(``section.sidebar``, ``#comments``, ``[data-module='comment']``). Checking those
+on each element in Python, in one walk, costs a fraction of one XPath query per
+selector: the 25 ``[defaults]`` prune selectors took 8 ms a page as parsel queries,
+6 ms as one XPath union (bench/quality.py, issue 10). Selectors with combinators or
+pseudo-classes go through cssselect's XPath, compiled once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cssselect
+from lxml import etree
+from lxml.html import HtmlElement
+from parsel.csstranslator import css2xpath
+
+
+@dataclass(frozen=True)
+class Compound:
+    """tag.class1.class2#id[attr=value]..."""
+
+    tag: str | None
+    classes: frozenset[str]
+    id: str | None
+    attributes: tuple[tuple[str, str | None], ...]  # (name, value or None for presence)
+
+    def matches(self, element: HtmlElement) -> bool:
+        if self.tag and element.tag != self.tag:
+            return False
+        if self.id and element.get("id") != self.id:
+            return False
+        if self.classes and not self.classes <= set((element.get("class") or "").split()):
+            return False
+        for name, value in self.attributes:
+            actual = element.get(name)
+            if actual is None or (value is not None and actual != value):
+                return False
+        return True
+
+
+class Matcher:
+    """Compounds indexed by their most telling key (id, then a class, then the tag, then an
+    attribute name), so each element is checked only against the compounds it could match."""
+
+    def __init__(self, compounds: list[Compound], xpath: etree.XPath | None):
+        self.by_id: dict[str, list[Compound]] = {}
+        self.by_class: dict[str, list[Compound]] = {}
+        self.by_tag: dict[str, list[Compound]] = {}
+        self.by_attribute: dict[str, list[Compound]] = {}
+        for compound in compounds:
+            if compound.id:
+                self.by_id.setdefault(compound.id, []).append(compound)
+            elif compound.classes:
+                self.by_class.setdefault(min(compound.classes), []).append(compound)
+            elif compound.tag:
+                self.by_tag.setdefault(compound.tag, []).append(compound)
+            else:
+                self.by_attribute.setdefault(compound.attributes[0][0], []).append(compound)
+        self.xpath = xpath
+        self.indexed = bool(compounds)
+
+    def select(self, root: HtmlElement) -> list[HtmlElement]:
+        """Every element under root (root included) one of the selectors matches, in document order."""
+        found = [e for e in root.iter() if isinstance(e.tag, str) and self._matches(e)] if self.indexed else []
+        if self.xpath is not None:
+            extra = [e for e in self.xpath(root) if isinstance(e, HtmlElement)]
+            if extra:
+                seen = set(found)
+                found = found + [e for e in extra if e not in seen]
+                position = {e: i for i, e in enumerate(root.iter())}
+                found.sort(key=lambda e: position.get(e, -1))
+        return found
+
+    def _matches(self, element: HtmlElement) -> bool:
+        candidates = self.by_tag.get(element.tag, [])
+        if self.by_id:
+            candidates = candidates + self.by_id.get(element.get("id"), [])
+        classes = element.get("class")
+        if classes and self.by_class:
+            for name in classes.split():
+                candidates = candidates + self.by_class.get(name, [])
+        for name, compounds in self.by_attribute.items():
+            if element.get(name) is not None:
+                candidates = candidates + compounds
+        return any(c.matches(element) for c in candidates)
+
+
+@lru_cache(maxsize=256)
+def compile_selectors(selectors: tuple[str, ...]) -> Matcher:
+    compounds, others = [], []
+    for selector in selectors:
+        compound = _compound(selector)
+        if compound is None:
+            others.append(css2xpath(selector))
+        else:
+            compounds.append(compound)
+    return Matcher(compounds, etree.XPath(" | ".join(others)) if others else None)
+
+
+def _compound(selector: str) -> Compound | None:
+    try:
+        parsed = cssselect.parse(selector)
+    except cssselect.SelectorError:
+        return None
+    if len(parsed) != 1 or parsed[0].pseudo_element:
+        return None
+    node, classes, ids, attributes = parsed[0].parsed_tree, set(), [], []
+    while not isinstance(node, cssselect.parser.Element):
+        if isinstance(node, cssselect.parser.Class):
+            classes.add(node.class_name)
+        elif isinstance(node, cssselect.parser.Hash):
+            ids.append(node.id)
+        elif isinstance(node, cssselect.parser.Attrib) and node.namespace is None and node.operator in ("exists", "="):
+            attributes.append((node.attrib, None if node.operator == "exists" else node.value.value))
+        else:
+            return None  # combinators, pseudo-classes, ~= and friends: cssselect's XPath
+        node = node.selector
+    if len(ids) > 1:
+        return None
+    tag = None if node.element in (None, "*") else node.element.lower()
+    return Compound(tag, frozenset(classes), ids[0] if ids else None, tuple(attributes))
