@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/quality.py [--aeb ../shared/aeb] [--limit N] [--no-rules]
 
-Runs, page by page and interleaved (so load from other processes hits both alike):
+Runs, page by page and interleaved, timing each call in CPU time of this process
+(time.process_time: other processes on a shared machine do not count):
   * plain trafilatura: ``trafilatura.extract(html, url=url, include_comments=False)``;
   * our generic mode: ``extract_article(html, url, rules)`` with the seeds' ``[defaults]``
     rules, i.e. a source with no rules of its own (``--no-rules``: ``extract_article(html, url)``).
@@ -117,14 +118,14 @@ class Result:
 def run_ours(page: Page, rules) -> Result:
     from crawler.extract import NotAnArticle, extract_article
 
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         article = extract_article(page.html, page.url, rules) if rules is not None else extract_article(page.html, page.url)
     except NotAnArticle as exc:
-        return Result(seconds=time.perf_counter() - started, stage="not an article", error=str(exc))
+        return Result(seconds=time.process_time() - started, stage="not an article", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - a crash is a result here: counted, not fatal
-        return Result(seconds=time.perf_counter() - started, stage=f"crash: {exc.__class__.__name__}", error=str(exc))
-    seconds = time.perf_counter() - started
+        return Result(seconds=time.process_time() - started, stage=f"crash: {exc.__class__.__name__}", error=str(exc))
+    seconds = time.process_time() - started
     found = {name: bool(getattr(article, name)) for name in ("title", "authors", "published_at", "language")}
     return Result(article.text, seconds, getattr(article, "body_stage", article.body_source), found)
 
@@ -132,9 +133,9 @@ def run_ours(page: Page, rules) -> Result:
 def run_plain(page: Page) -> Result:
     import trafilatura
 
-    started = time.perf_counter()
+    started = time.process_time()
     text = trafilatura.extract(page.html, url=page.url, include_comments=False) or ""
-    return Result(text, time.perf_counter() - started, "trafilatura")
+    return Result(text, time.process_time() - started, "trafilatura")
 
 
 def evaluate(pages: list[Page], rules, plain: bool = True) -> dict:

@@ -22,12 +22,15 @@ import re
 from copy import deepcopy
 from dataclasses import dataclass
 
+from functools import lru_cache
+
+from lxml import etree
 from lxml.html import HtmlElement
-from parsel import Selector
+from parsel.csstranslator import css2xpath
 
 from ..sources import ExtractionRules
-from .blocks import Block, Layout, layout, strip_non_text
-from .related import prune_related_links
+from .blocks import BLOCK_TAGS, Block, Layout, layout, strip_non_text
+from .related import labels_of, prune_related_links
 from .selectors import compile_selectors
 from .text import clean_text
 
@@ -42,6 +45,10 @@ SHORT_LINE_CHARS = 40
 # Prose paragraphs trafilatura dropped are put back when they add at least this share
 # to its text: below it, a dropped paragraph is more often a teaser than article text.
 MIN_RESCUED_SHARE = 0.2
+# Chunks of one article share an ancestor at most this many levels above them.
+CHUNK_LEVELS = 3
+# The start of a paragraph looked for in the page, to find the element that holds it.
+HOLDER_NEEDLE_CHARS = 30
 # Lines at the top of the text compared with the page's titles.
 TITLE_LINES = 3
 WORD = re.compile(r"\w+")
@@ -61,30 +68,43 @@ class Body:
 def extract_body(root: HtmlElement, url: str, rules: ExtractionRules, titles: tuple[str, ...] = ()) -> Body:
     """The article text of a parsed page (root is not modified)."""
     page = deepcopy(root)
-    _prune(page, rules.prune)
-    prune_related_links(page)
-    strip_non_text(page)
-    blocks = layout(page)
-    element, selector = _site_body(page, blocks, rules.body)
+    _clean(page, rules.prune)
+    element, blocks, selector = _site_body(page, rules.body)
     if element is not None:
-        text, stage = _choose(_trafilatura(_document(element), url, recall=True), blocks.within(element), True)
+        text, stage = _choose(_trafilatura(_document(element), url, recall=True), blocks.blocks, trusted=True)
         body = Body(text, "site", f"site {stage}", f"body element {_describe(element)} ({selector})")
     else:
-        container = blocks.best_container()
-        prose_scope = blocks.within(container) if container is not None else []
-        text, stage = _choose(_trafilatura(page, url, recall=False), prose_scope, False)
+        extracted = _trafilatura(page, url, recall=False)
+        scope = _chunks(page, extracted[0]) if extracted[0] else _best_container_blocks(page)
+        text, stage = _choose(extracted, scope, trusted=False)
         where = "whole page" + (f" (no match for body selectors {list(rules.body)})" if rules.body else "")
         body = Body(text, "generic", f"generic {stage}", where)
     text = drop_lines(drop_title_lines(body.text, titles), rules.drop_lines)
     return Body(text, body.source, body.stage, body.where)
 
 
-def _prune(root: HtmlElement, selectors: tuple[str, ...]) -> None:
-    """Remove what the selectors match, except an element holding most of the page's text."""
-    if not selectors:
+def _clean(page: HtmlElement, prune: tuple[str, ...]) -> None:
+    """Strip non-text, then in one walk find what the prune selectors match and the
+    related-link labels; remove the first (never an element holding most of the page's
+    text), then the related blocks."""
+    strip_non_text(page)
+    matcher = compile_selectors(prune) if prune else None
+    matches, labels = [], []
+    for element in page.iter():
+        if matcher is not None and matcher.matches(element):
+            matches.append(element)
+        labels.extend(labels_of(element))
+    if matcher is not None:
+        _prune(page, matcher.merge(page, matches))
+    prune_related_links(page, labels)
+
+
+def _prune(root: HtmlElement, matches: list[HtmlElement]) -> None:
+    """Remove the matches, except an element holding most of the page's text."""
+    if not matches:
         return
     total = len(root.text_content())
-    for element in compile_selectors(selectors).select(root):
+    for element in matches:
         if element is root or _is_detached(element, root):
             continue
         if len(element.text_content()) > PRUNE_MAX_SHARE * total:
@@ -100,14 +120,65 @@ def _is_detached(element: HtmlElement, root: HtmlElement) -> bool:
     return True
 
 
-def _site_body(page: HtmlElement, blocks: Layout, selectors: tuple[str, ...]) -> tuple[HtmlElement | None, str]:
-    """The best element of the first body selector whose matches hold prose."""
-    tree = Selector(root=page)
+def _site_body(page: HtmlElement, selectors: tuple[str, ...]) -> tuple[HtmlElement | None, Layout | None, str]:
+    """The best element of the first body selector whose matches hold prose, and its layout."""
     for selector in selectors:
-        best = blocks.best(node.root for node in tree.css(selector) if isinstance(node.root, HtmlElement))
-        if best is not None:
-            return best, selector
-    return None, ""
+        matches = [e for e in _css(selector)(page) if isinstance(e, HtmlElement)]
+        layouts = [layout(e) for e in matches]
+        scored = [(b.scores.get(b.root, 0.0), -i, b) for i, b in enumerate(layouts)]
+        score, _, best = max(scored, key=lambda s: s[:2], default=(0.0, 0, None))
+        if score > 0:
+            return best.root, best, selector
+    return None, None, ""
+
+
+@lru_cache(maxsize=512)
+def _css(selector: str) -> etree.XPath:
+    return etree.XPath(css2xpath(selector))
+
+
+def _best_container_blocks(page: HtmlElement) -> list[Block]:
+    """The blocks of the page's best container, for a page trafilatura found nothing in."""
+    blocks = layout(page)
+    container = blocks.best_container()
+    return blocks.within(container) if container is not None else []
+
+
+def _chunks(page: HtmlElement, extracted: str) -> list[Block]:
+    """The blocks of the elements like the one that holds trafilatura's longest paragraph:
+    same tag and classes, under a common ancestor a few levels up (an article cut into
+    chunks by adverts: wired.com's div.body per section). [] when there is no second one."""
+    holder = _holder(page, extracted)
+    kind = _kind(holder)
+    if holder is None or kind is None:
+        return []
+    ancestor = holder
+    for _ in range(CHUNK_LEVELS):
+        ancestor = ancestor.getparent() if ancestor.getparent() is not None else ancestor
+    chunks = [e for e in ancestor.iter(holder.tag) if _kind(e) == kind]
+    if len(chunks) < 2:
+        return []
+    return [block for chunk in chunks for block in layout(chunk).blocks]
+
+
+def _holder(page: HtmlElement, extracted: str) -> HtmlElement | None:
+    """The element whose children hold trafilatura's longest paragraph."""
+    for line in sorted(extracted.split("\n"), key=len, reverse=True)[:3]:
+        needle = line[:HOLDER_NEEDLE_CHARS]
+        if len(needle) < HOLDER_NEEDLE_CHARS:
+            continue
+        for text in _TEXT_CONTAINING(page, needle=needle):
+            element = text.getparent()
+            if text.is_tail:
+                element = element.getparent()
+            while element is not None and element.tag not in BLOCK_TAGS:
+                element = element.getparent()
+            if element is not None and element.getparent() is not None:
+                return element.getparent()
+    return None
+
+
+_TEXT_CONTAINING = etree.XPath("//text()[contains(normalize-space(.), $needle)]")
 
 
 def _document(element: HtmlElement) -> HtmlElement:

@@ -17,3 +17,14 @@ def parse_html(html: str) -> HtmlElement | None:
     from trafilatura.utils import load_html  # here: a crawl of 304s never extracts
 
     return load_html(html)
+
+
+def deepest_level(root: HtmlElement) -> int:
+    """How many levels deep the tree nests (counted without recursion)."""
+    from lxml import etree
+
+    depth = deepest = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest

@@ -52,10 +52,13 @@ RUN_TAGS = frozenset({"a", "br", "img", "ul", "ol", "li", "p", "div", "span", "s
 TOP_TAGS = frozenset({"html", "body"})
 
 
-def prune_related_links(root: HtmlElement) -> int:
-    """Remove the related-link blocks under root; returns how many were removed."""
+def prune_related_links(root: HtmlElement, labels: list[tuple[HtmlElement, bool]] | None = None) -> int:
+    """Remove the related-link blocks under root; returns how many were removed. ``labels``:
+    what ``labels_of`` found on a walk of root already made (else root is walked here)."""
     removed = 0
-    for label, on_tail in _labels(root):
+    if labels is None:
+        labels = [label for element in root.iter() for label in labels_of(element)]
+    for label, on_tail in labels:
         if _is_detached(label, root):
             continue
         container = None if on_tail else _related_container(label)
@@ -67,17 +70,15 @@ def prune_related_links(root: HtmlElement) -> int:
     return removed
 
 
-def _labels(root: HtmlElement) -> list[tuple[HtmlElement, bool]]:
-    """(element, on_tail): elements whose text is a label, or whose tail is one."""
+def labels_of(element: HtmlElement) -> list[tuple[HtmlElement, bool]]:
+    """(element, on_tail) when the element's text is a label, or its tail is one."""
     found = []
-    for element in root.iter():
-        if not isinstance(element.tag, str):
-            continue
-        text, tail = element.text, element.tail
-        if text and len(text) <= LABEL_MAX_CHARS and LABEL.match(text.strip()) and _own_text_is_label(element):
-            found.append((element, False))
-        if tail and len(tail) <= LABEL_MAX_CHARS and LABEL.match(tail.strip()):
-            found.append((element, True))
+    text, tail = element.text, element.tail
+    if text and len(text) <= LABEL_MAX_CHARS and isinstance(element.tag, str) and LABEL.match(text.strip()) \
+            and _own_text_is_label(element):
+        found.append((element, False))
+    if tail and len(tail) <= LABEL_MAX_CHARS and LABEL.match(tail.strip()):
+        found.append((element, True))
     return found
 
 

@@ -65,7 +65,10 @@ class Matcher:
 
     def select(self, root: HtmlElement) -> list[HtmlElement]:
         """Every element under root (root included) one of the selectors matches, in document order."""
-        found = [e for e in root.iter() if isinstance(e.tag, str) and self._matches(e)] if self.indexed else []
+        return self.merge(root, [e for e in root.iter() if self.matches(e)] if self.indexed else [])
+
+    def merge(self, root: HtmlElement, found: list[HtmlElement]) -> list[HtmlElement]:
+        """Add to the matches of a walk (``matches`` on each element) those of the XPath part."""
         if self.xpath is not None:
             extra = [e for e in self.xpath(root) if isinstance(e, HtmlElement)]
             if extra:
@@ -75,7 +78,10 @@ class Matcher:
                 found.sort(key=lambda e: position.get(e, -1))
         return found
 
-    def _matches(self, element: HtmlElement) -> bool:
+    def matches(self, element: HtmlElement) -> bool:
+        """One of the compound selectors matches the element (the XPath part aside)."""
+        if not isinstance(element.tag, str):
+            return False
         candidates = self.by_tag.get(element.tag, [])
         if self.by_id:
             candidates = candidates + self.by_id.get(element.get("id"), [])
@@ -108,7 +114,12 @@ def _compound(selector: str) -> Compound | None:
         return None
     if len(parsed) != 1 or parsed[0].pseudo_element:
         return None
-    node, classes, ids, attributes = parsed[0].parsed_tree, set(), [], []
+    return _compound_from(parsed[0].parsed_tree)
+
+
+def _compound_from(node) -> Compound | None:  # noqa: ANN001 - a cssselect parse tree
+    """tag.class#id[attr=value] as a Compound; None for combinators, pseudo-classes and the like."""
+    classes, ids, attributes = set(), [], []
     while not isinstance(node, cssselect.parser.Element):
         if isinstance(node, cssselect.parser.Class):
             classes.add(node.class_name)
@@ -123,3 +134,68 @@ def _compound(selector: str) -> Compound | None:
         return None
     tag = None if node.element in (None, "*") else node.element.lower()
     return Compound(tag, frozenset(classes), ids[0] if ids else None, tuple(attributes))
+
+
+# -- one page, many selectors ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A selector as compounds joined by combinators (" " or ">"), right-most last, with
+    its pseudo-element: "text", "attr:<name>" or None (the element's whole text)."""
+
+    steps: tuple[tuple[str, Compound], ...]  # (combinator to the previous step, compound)
+    pseudo: str | None
+
+
+@lru_cache(maxsize=2048)
+def plan(selector: str) -> Plan | None:
+    """The selector as a Plan, or None when it needs cssselect's XPath."""
+    try:
+        parsed = cssselect.parse(selector)
+    except cssselect.SelectorError:
+        return None
+    if len(parsed) != 1:
+        return None
+    pseudo = parsed[0].pseudo_element
+    if isinstance(pseudo, cssselect.parser.FunctionalPseudoElement) and pseudo.name == "attr" \
+            and len(pseudo.arguments) == 1:
+        pseudo = f"attr:{pseudo.arguments[0].value}"
+    elif pseudo not in (None, "text"):
+        return None
+    steps: list[tuple[str, Compound]] = []
+    node, combinator = parsed[0].parsed_tree, ""
+    while isinstance(node, cssselect.parser.CombinedSelector):
+        if node.combinator not in (" ", ">"):
+            return None
+        compound = _compound_from(node.subselector)
+        if compound is None:
+            return None
+        steps.insert(0, (node.combinator, compound))
+        node = node.selector
+    compound = _compound_from(node)
+    if compound is None:
+        return None
+    steps.insert(0, ("", compound))
+    return Plan(tuple(steps), pseudo)
+
+
+def select(root: HtmlElement, selector_plan: Plan) -> list[HtmlElement]:
+    """The elements under root the plan matches, in document order (its last step names a tag)."""
+    *before, (combinator, last) = selector_plan.steps
+    found = [e for e in root.iter(last.tag) if last.matches(e)]
+    if before:
+        found = [e for e in found if _has_ancestors(e, tuple(before), combinator)]
+    return found
+
+
+def _has_ancestors(element: HtmlElement, steps: tuple[tuple[str, Compound], ...], combinator: str) -> bool:
+    """The element's ancestors match the steps before it (right to left), as CSS reads them."""
+    *before, (previous_combinator, compound) = steps
+    parent = element.getparent()
+    candidates = [parent] if combinator == ">" else list(element.iterancestors())
+    for ancestor in candidates:
+        if ancestor is not None and compound.matches(ancestor):
+            if not before or _has_ancestors(ancestor, tuple(before), previous_combinator):
+                return True
+    return False
