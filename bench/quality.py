@@ -27,7 +27,6 @@ import json
 import statistics
 import sys
 import time
-import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,10 +96,10 @@ def load_pages(aeb: Path, limit: int | None = None) -> list[Page]:
 
 def defaults_rules(seeds: Path | None = None):
     """The [defaults] rules of the seeds file: what a new source with no rules of its own gets."""
-    from crawler.sources import DEFAULT_SEEDS_PATH, LIST_KEYS, ExtractionRules
+    from crawler.cli import seed_defaults
+    from crawler.sources import DEFAULT_SEEDS_PATH
 
-    defaults = tomllib.loads((seeds or DEFAULT_SEEDS_PATH).read_text(encoding="utf-8")).get("defaults", {})
-    return ExtractionRules(**{k: tuple(v) if k in LIST_KEYS else v for k, v in defaults.items()})
+    return seed_defaults(seeds or DEFAULT_SEEDS_PATH)
 
 
 # -- the runs --------------------------------------------------------------------------
