@@ -121,6 +121,13 @@ def test_hopeless_pages_give_not_an_article_with_the_reason(html, reason):
         extract_article(html, URL)
 
 
+def test_a_too_short_body_says_what_it_read_and_where():
+    html = page("<div class='body'><p>Only one short paragraph of the site's own body.</p></div>")
+    with pytest.raises(NotAnArticle) as raised:
+        extract_article(html, URL, ExtractionRules(body=("div.body",)))
+    assert raised.value.body_source == "site" and raised.value.text == "Only one short paragraph of the site's own body."
+
+
 # -- related-link blocks ---------------------------------------------------------------
 
 

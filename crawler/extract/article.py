@@ -35,7 +35,13 @@ def extractor_version(rules: ExtractionRules) -> str:
 
 
 class NotAnArticle(ValueError):
-    """The page holds no article body; the message says why."""
+    """The page holds no article body; the message says why. When a body was read but is too
+    short, ``text`` and ``body_source`` say what it was and where it came from."""
+
+    def __init__(self, reason: str, text: str = "", body_source: str | None = None):
+        super().__init__(reason)
+        self.text = text
+        self.body_source = body_source
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,8 @@ def extract_article(html: str, url: str, rules: ExtractionRules | None = None) -
     body = extract_body(root, url, rules, (title,) if title else ())
     if len(body.text) < rules.min_text_chars:
         raise NotAnArticle(f"no article body: {len(body.text)} characters of text in {body.where}, "
-                           f"fewer than min_text_chars={rules.min_text_chars}{_depth_note(root)}")
+                           f"fewer than min_text_chars={rules.min_text_chars}{_depth_note(root)}",
+                           text=body.text, body_source=body.source)
     if not title:
         raise NotAnArticle("no title found")
     return Article(

@@ -69,18 +69,32 @@ def extract_body(root: HtmlElement, url: str, rules: ExtractionRules, titles: tu
     """The article text of a parsed page (root is not modified)."""
     page = deepcopy(root)
     _clean(page, rules.prune)
-    element, blocks, selector = _site_body(page, rules.body)
-    if element is not None:
-        text, stage = _choose(_trafilatura(_document(element), url, recall=True), blocks.blocks, trusted=True)
-        body = Body(text, "site", f"site {stage}", f"body element {_describe(element)} ({selector})")
+    site = _site_body(page, rules.body)
+    if site is not None and site.has_prose:
+        text, stage = _choose(_trafilatura(_document(site.element), url, recall=True), site.blocks.blocks, trusted=True)
+        body = Body(text, "site", f"site {stage}", site.where)
     else:
-        extracted = _trafilatura(page, url, recall=False)
-        scope = _chunks(page, extracted[0]) if extracted[0] else _best_container_blocks(page)
-        text, stage = _choose(extracted, scope, trusted=False)
-        where = "whole page" + (f" (no match for body selectors {list(rules.body)})" if rules.body else "")
-        body = Body(text, "generic", f"generic {stage}", where)
+        body = _generic_body(page, url, rules)
+        if site is not None and _short_site_text_holds(site, body.text, rules.min_text_chars):
+            body = Body(_blocks_text(site.blocks.blocks), "site", "site blocks (a short body)", site.where)
     text = drop_lines(drop_title_lines(body.text, titles), rules.drop_lines)
     return Body(text, body.source, body.stage, body.where)
+
+
+def _generic_body(page: HtmlElement, url: str, rules: ExtractionRules) -> Body:
+    extracted = _trafilatura(page, url, recall=False)
+    scope = _chunks(page, extracted[0]) if extracted[0] else _best_container_blocks(page)
+    text, stage = _choose(extracted, scope, trusted=False)
+    where = "whole page" + (f" (no prose in the matches of body selectors {list(rules.body)})" if rules.body else "")
+    return Body(text, "generic", f"generic {stage}", where)
+
+
+def _short_site_text_holds(site: SiteBody, generic_text: str, article_chars: int) -> bool:
+    """A site match without prose is still the body when the generic reading finds no
+    article besides it (fewer than ``article_chars`` more): a short article, a correction
+    notice, not a template change that left the selector on a caption or a teaser."""
+    text = _blocks_text(site.blocks.blocks)
+    return bool(text) and len(generic_text) - len(text) < article_chars
 
 
 def _clean(page: HtmlElement, prune: tuple[str, ...]) -> None:
@@ -120,16 +134,30 @@ def _is_detached(element: HtmlElement, root: HtmlElement) -> bool:
     return True
 
 
-def _site_body(page: HtmlElement, selectors: tuple[str, ...]) -> tuple[HtmlElement | None, Layout | None, str]:
-    """The best element of the first body selector whose matches hold prose, and its layout."""
+@dataclass(frozen=True)
+class SiteBody:
+    element: HtmlElement
+    blocks: Layout
+    has_prose: bool
+    where: str
+
+
+def _site_body(page: HtmlElement, selectors: tuple[str, ...]) -> SiteBody | None:
+    """The best element of the first body selector whose matches hold prose; else the
+    match with most text (a short body), else None."""
+    short = None
     for selector in selectors:
         matches = [e for e in _css(selector)(page) if isinstance(e, HtmlElement)]
         layouts = [layout(e) for e in matches]
         scored = [(b.scores.get(b.root, 0.0), -i, b) for i, b in enumerate(layouts)]
         score, _, best = max(scored, key=lambda s: s[:2], default=(0.0, 0, None))
+        where = f"body element {{}} ({selector})"
         if score > 0:
-            return best.root, best, selector
-    return None, None, ""
+            return SiteBody(best.root, best, True, where.format(_describe(best.root)))
+        longest = max(layouts, key=lambda b: sum(block.chars for block in b.blocks), default=None)
+        if short is None and longest is not None and longest.blocks:
+            short = SiteBody(longest.root, longest, False, where.format(_describe(longest.root)))
+    return short
 
 
 @lru_cache(maxsize=512)
