@@ -10,7 +10,7 @@ import lxml.html
 import pytest
 
 from crawler.extract import NotAnArticle, extract_article
-from crawler.extract.body import _looks_like_dump
+from crawler.extract.reading import looks_like_dump
 from crawler.extract.related import prune_related_links
 from crawler.sources import ExtractionRules
 
@@ -88,8 +88,8 @@ def test_article_cut_into_chunks_by_adverts_is_read_whole():
 
 def test_a_text_of_short_lines_is_a_dump_of_the_page():
     menu = "\n".join(f"Menu entry {i}" for i in range(60))
-    assert _looks_like_dump(menu + "\n" + PROSE)
-    assert not _looks_like_dump("\n".join([PROSE] * 40 + ["Short line"] * 10))
+    assert looks_like_dump(menu + "\n" + PROSE)
+    assert not looks_like_dump("\n".join([PROSE] * 40 + ["Short line"] * 10))
 
 
 MALFORMED = {
@@ -191,6 +191,13 @@ def test_jsonld_author_given_as_an_id_reference_in_the_graph():
     assert article.title == "Solar storm"
 
 
+def test_jsonld_html_entities_are_decoded():
+    head = jsonld({"@type": "BlogPosting", "headline": "&#8216;Rock &amp; Roll&#8217; is back",
+                   "datePublished": "2025-03-04", "author": {"@type": "Person", "name": "Zo&euml; Kim"}})
+    article = extract_article(page(body_with(), head), URL)
+    assert (article.title, article.authors) == ("‘Rock & Roll’ is back", ("Zoë Kim",))
+
+
 def test_open_graph_and_article_meta():
     head = ("<meta property='og:title' content='Storm: the OG title'>"
             "<meta property='article:published_time' content='2025-03-04T08:00:00+00:00'>"
@@ -218,6 +225,7 @@ def test_microdata():
     ("<span class='byline'>Par <span class='author vcard'><a class='url fn n' href='/auteur/x/'>Claire Dumas</a></span></span>",
      ("Claire Dumas",)),
     ("<p class='byline'>By Jane Roe and John Poe</p>", ("Jane Roe", "John Poe")),
+    ("<p class='byline'>By Jane Roe Published 3:10 PM ET Nov. 19, 2019</p>", ("Jane Roe",)),
     ("<a rel='author' href='/authors/sam'>Sam Diaz</a>", ("Sam Diaz",)),
     ("<div class='journalist-name'>Marie Curie</div>", ("Marie Curie",)),  # trafilatura's byline heuristics
 ])

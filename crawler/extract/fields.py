@@ -18,6 +18,8 @@ from .text import clean_line
 BYLINE_PREFIX = re.compile(r"^(?:par|by|de|theo|bởi|tác giả|auteur|written by|posted by)\s*:?\s+", re.IGNORECASE)
 NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
 AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|\||\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
+# Where a byline stops naming people: "Jo Doe Published 3:10 PM", "Par Alex, mis à jour le 2/3".
+BYLINE_END = re.compile(r"\b(?:published|updated|posted|publié|mis à jour|cập nhật)\b.*$", re.IGNORECASE)
 # "en-US", "fr_FR", "vi": the ISO 639-1 code in front.
 LANGUAGE_CODE = re.compile(r"^([A-Za-z]{2})(?:$|[-_])")
 VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
@@ -48,7 +50,7 @@ def authors(page: PageData, rules: ExtractionRules) -> tuple[str, ...]:
     for value in select_all(page, rules.authors, GENERIC.authors):
         if re.match(r"https?://", value):
             continue
-        for name in AUTHOR_SEPARATORS.split(BYLINE_PREFIX.sub("", value)):
+        for name in AUTHOR_SEPARATORS.split(BYLINE_END.sub("", BYLINE_PREFIX.sub("", value))):
             name = clean_line(BYLINE_PREFIX.sub("", name))
             if name and name not in names and len(name) <= 80:
                 names.append(name)

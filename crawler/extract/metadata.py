@@ -15,6 +15,7 @@ that tag (lxml filters them in C); others go through cssselect's XPath, compiled
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from functools import cached_property, lru_cache
@@ -159,7 +160,8 @@ def _resolve(value: Any, index: dict[str, dict[str, Any]], depth: int) -> Any:
 
 
 def jsonld_values(value: Any) -> Iterator[str]:
-    """Strings of a JSON-LD value: names of people and organisations, items of lists."""
+    """Strings of a JSON-LD value: names of people and organisations, items of lists.
+    HTML entities are decoded: WordPress writes "&#8216;" and "&amp;" into its JSON-LD."""
     if value is None:
         return
     if isinstance(value, list):
@@ -170,7 +172,7 @@ def jsonld_values(value: Any) -> Iterator[str]:
         if isinstance(name, (str, list)):
             yield from jsonld_values(name)
     elif isinstance(value, str):
-        yield value
+        yield html.unescape(value)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         yield str(value)
 
