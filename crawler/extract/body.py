@@ -1,19 +1,20 @@
 """The article's text: the staged extraction behind extract_article.
 
-Stages, each tried only when the one before found nothing:
-  1. site: the source's ``body`` selectors. Every element they match is a candidate;
-     the best one (most prose, fewest other characters) is read, and a selector whose
-     matches hold no prose falls through to the next, then to stage 2.
-  2. generic: trafilatura over the whole pruned page.
-Then a scored choice between candidate texts (choice.py): trafilatura's reading
-of the element, completed with the prose paragraphs it dropped, or the element's own
-prose when trafilatura kept nothing or dumped the page's menus.
+First the page is cleaned: scripts and media stripped, the source's ``prune`` selectors
+removed (never an element holding most of the page's text: a whole-page ``<form>`` is a
+layout wrapper, as trafilatura also treats it), related-link blocks removed (related.py).
 
-Before any stage the page is pruned: the source's ``prune`` selectors (never an
-element that holds most of the page's text: a whole-page ``<form>`` is a layout
-wrapper, as trafilatura also treats it) and related-link blocks (related.py).
-After: title lines at the top are dropped (the title is its own field), then the
-source's ``drop_lines``.
+1. site: the source's ``body`` selectors, in order. Every match is a candidate and the
+   best one (most prose, fewest other characters: blocks.py) is read by trafilatura,
+   completed with the prose it dropped (choice.py). A selector whose matches hold no
+   prose falls through to the next, then to stage 2.
+2. generic: trafilatura over the whole page (reading.py), completed with the chunks of
+   an article cut by adverts; the page's best text container when trafilatura finds
+   nothing. A site match without prose is still the body when this stage finds no
+   article besides it (a short article).
+
+After: the title repeated at the top of the text is dropped (it is its own field), then
+the source's ``drop_lines``.
 """
 
 from __future__ import annotations

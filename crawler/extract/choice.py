@@ -20,6 +20,8 @@ MIN_RESCUED_SHARE = 0.2
 CHUNK_LEVELS = 3
 # The start of a paragraph looked for in the page, to find the element that holds it.
 HOLDER_NEEDLE_CHARS = 30
+# A block read as text when trafilatura found nothing: less than half of it links.
+BLOCKS_MAX_LINK_DENSITY = 0.5
 
 
 def choose(extracted: tuple[str, str], scope: list[Block], trusted: bool) -> tuple[str, str]:
@@ -60,7 +62,8 @@ def _kind(element: HtmlElement | None) -> tuple[str, str] | None:
 
 
 def blocks_text(scope: list[Block]) -> str:
-    return clean_text("\n".join(b.text for b in scope if b.link_density < 0.5))
+    """The blocks' own text, link lists (menus, teasers) left out."""
+    return clean_text("\n".join(b.text for b in scope if b.link_density < BLOCKS_MAX_LINK_DENSITY))
 
 
 def _merge(extracted: str, prose: list[tuple[Block, list[tuple[str, bool]]]]) -> str:
