@@ -156,6 +156,8 @@ def test_related_link_blocks_are_not_the_article(block, gone):
     ("<b>Et vous ?</b><br><img src='f.gif'> Pensez-vous que Meta a raison ?<br>", "Et vous ? Pensez-vous que Meta a raison ?"),
     ("<h2>Related</h2><p>A subheading that happens to read Related, then prose without a link.</p>",
      "Related A subheading that happens to read Related, then prose without a link."),
+    ("<p><b>Also</b> <a href='/r'>Reuters</a> reported that the talks had stalled.</p>",
+     "Also Reuters reported that the talks had stalled."),
 ])
 def test_related_block_removal_on_the_tree(fragment, kept):
     root = lxml.html.fromstring(f"<html><body><div id='body'><p>Before.</p>{fragment}<p>After.</p></div></body></html>")

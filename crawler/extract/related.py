@@ -126,15 +126,17 @@ def _mostly_links(element: HtmlElement, label_chars: int, label_in_link: bool) -
 
 
 def _remove_link_run(label: HtmlElement, on_tail: bool) -> bool:
-    """Remove the label and the links that follow it in its parent's flow."""
+    """Remove the label and the links that follow it in its parent's flow. Text between
+    the links means they are part of a sentence ("Also <a>Reuters</a> reported that…"):
+    nothing is removed then."""
     run = []
     sibling = label.getnext()
     if not on_tail and label.tail and not BLANK.match(label.tail):
         return False
     while sibling is not None and _is_run_item(sibling):
-        run.append(sibling)
         if sibling.tail and not BLANK.match(sibling.tail):
-            break
+            return False
+        run.append(sibling)
         sibling = sibling.getnext()
     if not any(e.tag == "a" or e.find(".//a") is not None for e in run):
         return False
