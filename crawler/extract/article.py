@@ -1,33 +1,31 @@
 """extract_article(html, url, rules) -> Article: a pure function of the page text.
 
 Nothing here imports Scrapy, so the same code runs in the spider's pipeline, in a
-process pool, or later over archived raw pages.
+process pool, or later over archived raw pages. Without rules, or where a source's
+rules find nothing, the generic layers decide (body.py, generic.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from copy import deepcopy
-from functools import lru_cache
-from importlib import metadata
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import lru_cache
+from importlib import metadata
 from typing import Any
-from urllib.parse import urljoin, urlsplit
-
-import lxml.html
-from parsel import Selector
 
 from ..sources import ExtractionRules
-from .dates import parse_datetime
-from .metadata import jsonld_article, select_all, select_first
-from .text import clean_line, clean_text
-from ..urls import canonicalize_url
+from . import fields
+from .body import extract_body
+from .metadata import PageData
+from .page import deepest_level, parse_html
 
 # Bump when a change here alters what is extracted from the same page; with the
 # trafilatura release and a digest of the source's rules it names the extractor.
-EXTRACTOR_REVISION = 1
+# 2: generic layers (issue 10): best body candidate, related-link blocks, metadata cascade.
+EXTRACTOR_REVISION = 2
+# Generic mode: a page with no source rules at all.
+GENERIC_RULES = ExtractionRules()
 
 
 @lru_cache(maxsize=64)
@@ -36,27 +34,13 @@ def extractor_version(rules: ExtractionRules) -> str:
     return f"crawler-{EXTRACTOR_REVISION}/trafilatura-{metadata.version('trafilatura')}/rules-{rules_digest}"
 
 
-# Below this share of the body element's own text, trafilatura is taken to have
-# dropped real paragraphs (short captions, one-line quotes) and stage 2 is used.
-TRAFILATURA_MIN_SHARE = 0.6
-BLOCK_TAGS = ("p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
-              "figcaption", "tr", "br", "pre", "section", "article", "table")
-LANGUAGE_SELECTORS = ("html::attr(lang)", "meta[property='og:locale']::attr(content)",
-                      "meta[http-equiv='content-language']::attr(content)", "jsonld:inLanguage")
-# Byline words that are not part of a name: "par Alex", "Theo Minh Anh", "By Jo".
-BYLINE_PREFIX = re.compile(r"^(?:par|by|de|theo|bởi|tác giả|auteur)\s*:?\s+", re.IGNORECASE)
-VISIBLE_TEXT = "//body//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
-NAME_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
-AUTHOR_SEPARATORS = re.compile(r"\s*(?:,|;|\bet\b|\band\b|\bvà\b|&)\s*", re.IGNORECASE)
-
-
 class NotAnArticle(ValueError):
-    """The page holds no article body; the message says why. ``body_source`` is "site"
-    when the source's body selectors matched but found too little text (a retracted or
-    emptied article: the archive keeps that as a version of an article it knows)."""
+    """The page holds no article body; the message says why. When a body was read but is too
+    short, ``text`` and ``body_source`` say what it was and where it came from."""
 
-    def __init__(self, message: str, body_source: str | None = None):
-        super().__init__(message)
+    def __init__(self, reason: str, text: str = "", body_source: str | None = None):
+        super().__init__(reason)
+        self.text = text
         self.body_source = body_source
 
 
@@ -81,200 +65,54 @@ class Article:
     # (no site selector matched; whole-page or generic candidates). A known article's
     # generic-only text is not trusted as a new version (README "Versioning rules").
     body_source: str = "site"
+    # which extraction stage produced the text (body.py; bench/quality.py counts them)
+    body_stage: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def extract_article(html: str, url: str, rules: ExtractionRules) -> Article:
-    """Extract one article from decoded HTML, or raise NotAnArticle with the reason."""
+def extract_article(html: str, url: str, rules: ExtractionRules | None = None) -> Article:
+    """Extract one article from decoded HTML, or raise NotAnArticle with the reason.
+
+    Any input gives an Article or NotAnArticle: broken markup, XHTML, control
+    characters and absurd nesting included (page.py).
+    """
+    rules = rules or GENERIC_RULES
     if not html or not html.strip():
         raise NotAnArticle("empty page")
-    page = Selector(text=html)
-    jsonld = jsonld_article(page)
-    text, body_source = extract_body_text(page, url, rules)
-    title = _title(page, jsonld, rules)
+    root = parse_html(html)
+    if root is None:
+        raise NotAnArticle("not an HTML document")
+    page = PageData(root, url)
+    title = fields.title(page, rules)
+    body = extract_body(root, url, rules, (title,) if title else ())
+    if len(body.text) < rules.min_text_chars:
+        raise NotAnArticle(f"no article body: {len(body.text)} characters of text in {body.where}, "
+                           f"fewer than min_text_chars={rules.min_text_chars}{_depth_note(root)}",
+                           text=body.text, body_source=body.source)
     if not title:
         raise NotAnArticle("no title found")
     return Article(
-        url=_canonical_url(page, url, rules),
+        url=fields.canonical_url(page, url, rules),
         title=title,
-        authors=_authors(page, jsonld, rules),
-        published_at=_date(page, jsonld, rules.published, rules),
-        modified_at=_date(page, jsonld, rules.modified, rules),
-        language=_language(page, jsonld, rules),
-        section=select_first(page, rules.section, jsonld),
-        tags=_tags(page, jsonld, rules),
-        summary=_strip(select_first(page, rules.summary, jsonld), rules.summary_strip),
-        text=text,
-        cited_url=_cited_url(page, text, url, rules),
-        citations=_citations(page, text, url, rules),
+        authors=fields.authors(page, rules),
+        published_at=fields.published(page, rules),
+        modified_at=fields.modified(page, rules),
+        language=fields.language(page, rules, body.text),
+        section=fields.section(page, rules),
+        tags=fields.tags(page, rules),
+        summary=fields.summary(page, rules),
+        text=body.text,
+        cited_url=fields.cited_url(page, body.text, url, rules),
+        citations=fields.citations(page, body.text, url, rules),
         extractor=extractor_version(rules),
-        body_source=body_source,
+        body_source=body.source,
+        body_stage=body.stage,
     )
 
 
-def extract_body_text(page: Selector, url: str, rules: ExtractionRules) -> tuple[str, str]:
-    """The article's paragraphs, boilerplate removed, and where they came from
-    ("site": a body selector matched; "generic": it did not).
-
-    Stage 1: the site's body element, pruned, through trafilatura (comments off).
-    Stage 2: if trafilatura kept too little of it, the element's own block text.
-    Stage 3: no body selector matched: trafilatura over the whole pruned page.
-    """
-    root = deepcopy(page.root)
-    _prune(root, rules.prune)
-    pruned = Selector(root=root)
-    body = next((n.root for s in rules.body for n in pruned.css(s)[:1]), None)
-    if body is not None:
-        own_text = _block_text(body)
-        text = _trafilatura_text(lxml.html.tostring(body, encoding="unicode"), url)
-        if len(text) < TRAFILATURA_MIN_SHARE * len(own_text):
-            text = own_text
-        where, body_source = f"body element {_describe(body)}", "site"
-    else:
-        text = _trafilatura_text(lxml.html.tostring(root, encoding="unicode"), url)
-        where = f"whole page (no match for body selectors {list(rules.body)})"
-        body_source = "generic"
-    text = _drop_lines(text, rules.drop_lines)
-    if len(text) < rules.min_text_chars:
-        raise NotAnArticle(f"no article body: {len(text)} characters of text in {where}, "
-                           f"fewer than min_text_chars={rules.min_text_chars}", body_source)
-    return text, body_source
-
-
-def _drop_lines(text: str, patterns: tuple[str, ...]) -> str:
-    """Remove whole lines of volatile page noise (counters, reading times, relative dates)."""
-    if not patterns:
-        return text
-    noise = re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
-    return "\n".join(line for line in text.split("\n") if not noise.fullmatch(line))
-
-
-def _trafilatura_text(html: str, url: str) -> str:
-    import trafilatura  # here, not at module level: a crawl of 304s never extracts (bench/recrawl.py)
-
-    text = trafilatura.extract(
-        html, url=url, output_format="txt", include_comments=False, include_tables=True,
-        include_images=False, include_links=False, favor_recall=True, deduplicate=False,
-        with_metadata=False,
-    )
-    return clean_text(text or "")
-
-
-def _prune(root: lxml.html.HtmlElement, selectors: tuple[str, ...]) -> None:
-    tree = Selector(root=root)
-    for selector in selectors:
-        for node in tree.css(selector):
-            if node.root.getparent() is not None:  # drop_tree keeps the tail text
-                node.root.drop_tree()
-
-
-def _block_text(element: lxml.html.HtmlElement) -> str:
-    element = deepcopy(element)
-    for junk in element.xpath(".//script|.//style|.//noscript|.//template"):
-        junk.drop_tree()
-    for block in element.iter(*BLOCK_TAGS):
-        block.tail = "\n" + (block.tail or "")
-        if block.tag != "br":
-            block.text = "\n" + (block.text or "")
-    return clean_text(element.text_content())
-
-
-def _describe(element: lxml.html.HtmlElement) -> str:
-    classes = ".".join((element.get("class") or "").split())
-    return element.tag + (f"#{element.get('id')}" if element.get("id") else "") + (f".{classes}" if classes else "")
-
-
-def _title(page: Selector, jsonld: dict, rules: ExtractionRules) -> str | None:
-    return _strip(select_first(page, rules.title, jsonld), rules.title_strip)
-
-
-def _strip(value: str | None, pattern: str | None) -> str | None:
-    if value and pattern:
-        value = clean_line(re.sub(pattern, "", value))
-    return value or None
-
-
-def _authors(page: Selector, jsonld: dict, rules: ExtractionRules) -> tuple[str, ...]:
-    names: list[str] = []
-    for value in select_all(page, rules.authors, jsonld):
-        for name in AUTHOR_SEPARATORS.split(BYLINE_PREFIX.sub("", value)):
-            name = clean_line(BYLINE_PREFIX.sub("", name))
-            if name and name not in names and len(name) <= 80:
-                names.append(name)
-    return tuple(names)
-
-
-def _tags(page: Selector, jsonld: dict, rules: ExtractionRules) -> tuple[str, ...]:
-    values = select_all(page, rules.tags, jsonld)
-    if len(values) == 1 and "," in values[0]:  # meta keywords / JSON-LD keywords as one string
-        values = values[0].split(",")
-    tags: list[str] = []
-    for tag in (clean_line(v) for v in values):
-        if tag and tag.casefold() not in (t.casefold() for t in tags):
-            tags.append(tag)
-    return tuple(tags)
-
-
-def _date(page: Selector, jsonld: dict, selectors: tuple[str, ...], rules: ExtractionRules) -> datetime | None:
-    for selector in selectors:
-        for value in select_all(page, (selector,), jsonld):
-            parsed = parse_datetime(value, rules.timezone, rules.date_patterns, rules.dayfirst)
-            if parsed is not None:
-                return parsed
-    return None
-
-
-def _language(page: Selector, jsonld: dict, rules: ExtractionRules) -> str | None:
-    value = select_first(page, LANGUAGE_SELECTORS, jsonld)
-    code = re.match(r"[A-Za-z]{2}(?![A-Za-z])", value or "")
-    return code.group(0).lower() if code else rules.language
-
-
-def _canonical_url(page: Selector, url: str, rules: ExtractionRules) -> str:
-    declared = select_first(page, rules.canonical, {})
-    if declared:
-        candidate = urljoin(url, declared)
-        if urlsplit(candidate).scheme in ("http", "https") and _same_site(url, candidate):
-            return canonicalize_url(candidate, rules.host_aliases, rules.trailing_slash)
-    return canonicalize_url(url, rules.host_aliases, rules.trailing_slash)
-
-
-def _same_site(a: str, b: str) -> bool:
-    """Hosts equal up to www./amp./m., or one a subdomain of the other."""
-    def bare(u: str) -> str:
-        return re.sub(r"^(?:www|amp|m)\.", "", (urlsplit(u).hostname or "").lower())
-    ha, hb = bare(a), bare(b)
-    return ha == hb or ha.endswith("." + hb) or hb.endswith("." + ha)
-
-
-def _cited_url(page: Selector, text: str, url: str, rules: ExtractionRules) -> str | None:
-    """The original a republisher cites: searched in the body, then in the page's
-    visible text (vietnam.vn prints "Source : https://…" just after the body)."""
-    if not rules.cited:
-        return None
-    for haystack in (text, lambda: " ".join(page.xpath(VISIBLE_TEXT).getall())):
-        haystack = haystack() if callable(haystack) else haystack
-        for pattern in rules.cited:
-            found = re.search(pattern, haystack)
-            if found:
-                cited = found.group(1) if found.groups() else found.group(0)
-                return canonicalize_url(urljoin(url, cited.rstrip(".,;)")))
-    return None
-
-
-def _citations(page: Selector, text: str, url: str, rules: ExtractionRules) -> tuple[str, ...]:
-    """Names and URLs the article gives as its origins, from source lines."""
-    lines = text.split("\n") + [clean_line(" ".join(n.xpath("string()").getall()))
-                                for s in rules.citation_selectors for n in page.css(s)]
-    found: list[str] = []
-    for line in lines:
-        for pattern in rules.citation_patterns:
-            match = re.fullmatch(pattern, line, flags=re.IGNORECASE)
-            if match:
-                value = match.group(1).strip()
-                found.extend([canonicalize_url(urljoin(url, value.rstrip(".,;)")))] if re.match(r"https?://", value)
-                             else [n.strip(" .") for n in NAME_SEPARATORS.split(value) if n.strip(" .")])
-                break
-    return tuple(dict.fromkeys(found))
+def _depth_note(root) -> str:  # noqa: ANN001 - an lxml element
+    """Why a deeply nested page may have lost its text: the parser stops at 255 levels."""
+    depth = deepest_level(root)
+    return f" (the page nests {depth}+ levels deep: the HTML parser keeps nothing deeper)" if depth >= 255 else ""
