@@ -22,7 +22,7 @@ from sqlalchemy import select
 from .archive.models import ArticleRow, Fetch, SourceRow
 from .archive.records import FetchRecord
 from .archive.store import Archive
-from .extract import NotAnArticle, extract_article
+from .extract import NotAnArticle, extract_article, extract_short_article
 from .sources import source_for_url
 from .warc.reader import read_payload, read_record
 
@@ -99,6 +99,10 @@ def _replayed(source: Archive, fetch: Fetch, capture: Capture | None, run_id: in
     try:
         return FetchRecord(**base, article=extract_article(html, url, site.rules))
     except NotAnArticle as exc:
+        # as a crawl does: a short body the site's selectors found may still be a version
+        short = extract_short_article(html, url, site.rules) if exc.body_source == "site" else None
+        if short is not None:
+            return FetchRecord(**base, article=short, short_body=True)
         return FetchRecord(**base, outcome="skipped", error=f"{url}: {exc}")
 
 

@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+from contextlib import contextmanager
 import sys
 from pathlib import Path
 
@@ -94,6 +95,16 @@ def crawled_archive(mirror, tmp_path_factory) -> Path:
     archive = tmp_path_factory.mktemp("crawl") / "archive.db"
     run_crawl(mirror.url, archive)
     return archive
+
+
+@contextmanager
+def generated_mirror(root: Path, pages: int):
+    """A mirror serving ``pages`` generated articles (bench/fakeweb.py), and their URLs."""
+    from bench.fakeweb import generate_web
+
+    urls = generate_web(root, pages)
+    with MirrorServer(root) as server:
+        yield server, urls
 
 
 @pytest.fixture

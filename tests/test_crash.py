@@ -20,10 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.fakeweb import generate_web
-from crawler.mirror import MirrorServer
 from crawler.warc.reader import read_record
-from tests.conftest import PROJECT_ROOT, query, run_crawl
+from tests.conftest import PROJECT_ROOT, generated_mirror, query, run_crawl
 
 PAGES = 220
 SOAK_TRIALS = 25
@@ -115,11 +113,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """A mirror serving PAGES generated articles (bench/fakeweb.py); their URLs."""
-    root = tmp_path_factory.mktemp("crashweb")
-    urls = generate_web(root, PAGES)
-    with MirrorServer(root) as server:
-        yield server, urls
+    with generated_mirror(tmp_path_factory.mktemp("crashweb"), PAGES) as served:
+        yield served
 
 
 def kill_at_a_random_moment(generated, tmp_path: Path, trial: int) -> None:

@@ -23,12 +23,12 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
-from bench.fakeweb import generate_web
 from crawler.diskfull import is_out_of_space
-from crawler.mirror import MirrorServer
 from crawler.warc import Exchange, WarcWriter
 from crawler.warc.reader import read_record
-from tests.conftest import POSTGRES_URL, PROJECT_ROOT, drop_postgres_schema, postgres_url, query, run_crawl
+from tests.conftest import (
+    POSTGRES_URL, PROJECT_ROOT, drop_postgres_schema, generated_mirror, postgres_url, query, run_crawl,
+)
 from tests.test_crash import (
     assert_archive_whole, assert_warc_files_pass_warcio_check, count_rows, crawl_command, start_crawl,
     warc_writer_of,
@@ -68,10 +68,8 @@ def small_disk(tmp_path):
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    root = tmp_path_factory.mktemp("fullweb")
-    urls = generate_web(root, PAGES)
-    with MirrorServer(root) as server:
-        yield server, urls
+    with generated_mirror(tmp_path_factory.mktemp("fullweb"), PAGES) as served:
+        yield served
 
 
 def the_one_out_of_space_line(stderr: str) -> str:

@@ -8,7 +8,7 @@ rules find nothing, the generic layers decide (body.py, generic.py).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from importlib import metadata
@@ -110,6 +110,17 @@ def extract_article(html: str, url: str, rules: ExtractionRules | None = None) -
         body_source=body.source,
         body_stage=body.stage,
     )
+
+
+def extract_short_article(html: str, url: str, rules: ExtractionRules) -> Article | None:
+    """The article whose body the source's selectors found, however short (after
+    ``extract_article`` said it was too short): a retraction of an archived article is a
+    version of it. The archive decides; None when not even a title is there."""
+    try:
+        article = extract_article(html, url, replace(rules, min_text_chars=0))
+    except NotAnArticle:
+        return None
+    return replace(article, extractor=extractor_version(rules))
 
 
 def _depth_note(root) -> str:  # noqa: ANN001 - an lxml element

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import replace
 
 from scrapy.crawler import Crawler
 
-from ..extract import NotAnArticle, extract_article, extractor_version
+from ..extract import NotAnArticle, extract_article, extract_short_article
 from ..failures import describe_failure
 from ..items import PageItem
-from ..sources import ExtractionRules, sources_from_settings
+from ..sources import sources_from_settings
 
 logger = logging.getLogger(__name__)
 # An error message is one log line and one `fetches.error` value; a library's exception
@@ -43,7 +42,7 @@ class ExtractPipeline:
             self.stats.inc_value("extract/article")
         except NotAnArticle as exc:
             item.error = f"{item.url}: {exc}"
-            item.article = _short_body(item.html, item.url, rules) if exc.body_source == "site" else None
+            item.article = extract_short_article(item.html, item.url, rules) if exc.body_source == "site" else None
             item.short_body = item.article is not None
             if not item.short_body:
                 item.outcome = "skipped"
@@ -56,16 +55,6 @@ class ExtractPipeline:
             logger.debug("extract: %s failed", item.url, exc_info=True)
         item.html = None  # the text is in the article now; do not carry the page further
         return item
-
-
-def _short_body(html: str, url: str, rules: ExtractionRules):  # noqa: ANN202
-    """The article whose body the source's selectors found, however short: a retraction
-    of an archived article is a version of it (the archive decides; a new URL is skipped)."""
-    try:
-        article = extract_article(html, url, replace(rules, min_text_chars=0))
-    except NotAnArticle:  # no title either: nothing to keep
-        return None
-    return replace(article, extractor=extractor_version(rules))
 
 
 def _one_line(text: str) -> str:
