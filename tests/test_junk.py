@@ -153,7 +153,7 @@ def test_a_short_body_at_a_new_url_is_not_an_article(known):
     fetch = last_fetch(archive, url)
     assert fetch["outcome"] == "skipped" and fetch["article_id"] is None
     assert fetch["error"] == (f"{url}: no article body: {len(RETRACTION)} characters of text in body element "
-                              "div.the-article-body, fewer than min_text_chars=200")
+                              "div.the-article-body (div.the-article-body), fewer than min_text_chars=200")
     assert query(archive, "SELECT count(*) FROM articles")[0][0] == 1
 
 

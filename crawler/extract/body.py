@@ -63,7 +63,7 @@ def extract_body(root: HtmlElement, url: str, rules: ExtractionRules, titles: tu
         body = Body(text, "site", f"site {stage}", site.where)
     else:
         body = _generic_body(page, url, rules)
-        if site is not None and _short_site_text_holds(site, body.text, rules.min_text_chars):
+        if site is not None and (site.inside_later_match or _short_site_text_holds(site, body.text, rules.min_text_chars)):
             body = Body(blocks_text(site.blocks.blocks), "site", "site blocks (a short body)", site.where)
     text = drop_lines(drop_title_lines(body.text, titles), rules.drop_lines)
     return Body(text, body.source, body.stage, body.where)
@@ -128,6 +128,9 @@ class SiteBody:
     blocks: Layout
     has_prose: bool
     where: str
+    # a short match inside a later selector's match (the body element inside its article
+    # wrapper): the site says the body is this, however short — a retraction, not a template change
+    inside_later_match: bool = False
 
 
 def _site_body(page: HtmlElement, selectors: tuple[str, ...]) -> SiteBody | None:
@@ -141,11 +144,18 @@ def _site_body(page: HtmlElement, selectors: tuple[str, ...]) -> SiteBody | None
         score, _, best = max(scored, key=lambda s: s[:2], default=(0.0, 0, None))
         where = f"body element {{}} ({selector})"
         if score > 0:
+            if short is not None and _is_ancestor(best.root, short.element):
+                return SiteBody(short.element, short.blocks, False, short.where, inside_later_match=True)
             return SiteBody(best.root, best, True, where.format(_describe(best.root)))
         longest = max(layouts, key=lambda b: sum(block.chars for block in b.blocks), default=None)
-        if short is None and longest is not None and longest.blocks:
+        # an empty match counts too: an article emptied by its publisher
+        if short is None and longest is not None:
             short = SiteBody(longest.root, longest, False, where.format(_describe(longest.root)))
     return short
+
+
+def _is_ancestor(element: HtmlElement, descendant: HtmlElement) -> bool:
+    return any(parent is element for parent in descendant.iterancestors())
 
 
 @lru_cache(maxsize=512)

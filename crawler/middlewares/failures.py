@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 # signal: request_failed(record: FetchRecord, warc) for a failed request that has no errback
 request_failed = object()
 GONE = (404, 410)
+# request meta key: this failure was logged and counted here (an errback need not do it again)
+REPORTED = "failure_reported"
 DISCOVERY_SOURCE_KEYS = ("feed_source", "sitemap_source", "listing_source")
 # Scrapy's loggers that report, with a traceback, a failure this middleware already reported
 ALREADY_REPORTED_BY = ("scrapy.core.scraper", "scrapy.downloadermiddlewares.robotstxt")
@@ -74,9 +76,8 @@ class FailuresMiddleware:
         if isinstance(exception, IgnoreRequest):
             return None  # not fetched on purpose (robots.txt, offsite): not a failure
         why = describe_failure(exception, request.url)
-        # "<url>: <what happened>[: <detail>]": the stats keep what happened
-        kind = why.removeprefix(f"{request.url}: ").split(": ")[0]
-        report_failure(self.crawler, request, why, kind, None, exception if self.debug else None)
+        report_failure(self.crawler, request, why, failure_kind(why, request.url), None,
+                       exception if self.debug else None)
         return None
 
 
@@ -86,10 +87,21 @@ def report_failure(crawler: Crawler, request: Request, why: str, kind: str, stat
     row. Also for a discovery page that answered but cannot be read (``counted``: its
     answer was counted as a request already)."""
     logger.error("%s", why, exc_info=exception)
-    for key in ("fetch/failed", f"fetch/failed/{kind}", *(() if counted else ("fetch/requests",))):
-        crawler.stats.inc_value(key)
+    count_failure(crawler.stats, kind, counted)
+    request.meta[REPORTED] = True
     if request.errback is None:
         _send_row(crawler, request, why, status)
+
+
+def count_failure(stats, kind: str, counted: bool = False) -> None:  # noqa: ANN001 - Scrapy's StatsCollector
+    """A failed request in the run's counts (``counted``: the request itself was counted already)."""
+    for key in ("fetch/failed", f"fetch/failed/{kind}", *(() if counted else ("fetch/requests",))):
+        stats.inc_value(key)
+
+
+def failure_kind(why: str, url: str) -> str:
+    """What happened, from ``describe_failure``'s "<url>: <what happened>[: <detail>]"."""
+    return why.removeprefix(f"{url}: ").split(": ")[0]
 
 
 def _send_row(crawler: Crawler, request: Request, why: str, status: int | None, outcome: str = "error") -> None:

@@ -192,6 +192,8 @@ def run_summary(run_id: int, spider: str, status: str, why: str | None, stats: d
     """One line a person reads in the log or a cron mail."""
     outcomes = ", ".join(f"{stats.get(f'archive/{o}', 0)} {o}" for o in
                          ("new", "changed", "unchanged", "not_modified", "gone", "error", "skipped"))
+    if stats.get("archive/not_stored"):  # visits lost with a batch the archive could not take (full disk)
+        outcomes += f", {stats['archive/not_stored']} not stored"
     requests = why or f"{stats.get('fetch/requests', 0)} requests, {stats.get('fetch/failed', 0)} failed"
     return (f"crawl run {run_id} ({spider}) {status} — {requests}; {stats.get('elapsed_time_seconds', 0):.1f} s, "
             f"{stats.get('downloader/response_bytes', 0) / 1e6:.1f} MB; {outcomes}")

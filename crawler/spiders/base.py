@@ -22,7 +22,7 @@ from ..archive.shared import archive_for
 from ..discover import Announced
 from ..failures import RedirectRefused, describe_failure
 from ..items import DiscoveryItem, PageItem
-from ..middlewares.failures import report_failure
+from ..middlewares.failures import REPORTED, count_failure, failure_kind, report_failure
 from ..sources import Source, source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,12 @@ class ArticleSpider(Spider):
         # asked for and not obtained (error)
         skipped = failure.check(IgnoreRequest) and not failure.check(RedirectRefused)
         error = describe_failure(failure, request.url)
-        logger.log(logging.INFO if skipped else logging.WARNING, "fetch: %s", error)
+        if skipped or not request.meta.get(REPORTED):
+            # FailuresMiddleware logged and counted what reached it; a middleware nearer the
+            # downloader may refuse a response past it (a body cut short)
+            logger.log(logging.INFO if skipped else logging.WARNING, "fetch: %s", error)
+            if not skipped:
+                count_failure(self.crawler.stats, failure_kind(error, request.url))
         return PageItem(url=request.url, source=self._source_name(request), fetched_at=utcnow(),
                         urls=_urls(request, request.url), outcome="skipped" if skipped else "error", error=error)
 
