@@ -66,12 +66,19 @@ class MirrorDownloadHandler(HTTP11DownloadHandler):
             # Every site is one host here: keep as many connections alive as the crawl runs
             # requests, not CONCURRENT_REQUESTS_PER_DOMAIN, or each request opens a new one.
             self._pool.maxPersistentPerHost = crawler.settings.getint("CONCURRENT_REQUESTS")
+            # Scrapy's own download warnings (data loss, sizes) name the URL it fetched
+            self.in_flight: dict[str, str] = {}
+            logging.getLogger(HTTP11DownloadHandler.__module__).addFilter(OriginalUrls(self.in_flight))
 
     async def download_request(self, request: Request) -> Response:
         if not self.mirror_url:
             return await self._download(request, request)
         mirrored = request.replace(url=self.mirror_url + mirror_path(request.url))
-        response = await self._download(mirrored, request)
+        self.in_flight[mirrored.url] = request.url
+        try:
+            response = await self._download(mirrored, request)
+        finally:
+            self.in_flight.pop(mirrored.url, None)
         return response.replace(url=request.url)
 
     async def _download(self, sent: Request, original: Request) -> Response:
@@ -89,3 +96,20 @@ class MirrorDownloadHandler(HTTP11DownloadHandler):
             if sent is original or sent.url not in str(exc):
                 raise
             raise type(exc)(str(exc).replace(sent.url, original.url)) from (exc.__cause__ or exc)
+
+
+class OriginalUrls(logging.Filter):
+    """Rewrites the mirror's URLs in log records to the original URLs being fetched: a log
+    line is about the article, never the mirror (issue 9)."""
+
+    def __init__(self, in_flight: dict[str, str]):
+        super().__init__()
+        self.in_flight = in_flight
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for mirrored, original in self.in_flight.items():
+            if mirrored in message:
+                record.msg, record.args = message.replace(mirrored, original), ()
+                break
+        return True
