@@ -36,6 +36,9 @@ class IncompleteBodyError(ResponseDataLossError):
 
 # The message of these is the whole description.
 SELF_EXPLAINED = (RobotsTxtRefused, RedirectRefused, IncompleteBodyError)
+# ...and what happened, in short, for the run's counts (fetch/failed/<kind>)
+SELF_EXPLAINED_KIND = {RobotsTxtRefused: "robots.txt", RedirectRefused: "redirect refused",
+                       IncompleteBodyError: "body cut short"}
 
 # Exception class -> what a person reads; the exception's own message follows when it has one.
 PLAIN_WORDS: tuple[tuple[type[BaseException], str], ...] = (
@@ -95,3 +98,10 @@ def _connection_detail(exc: BaseException) -> str | None:
             return "the server closed the connection without answering"
         return "the server closed the connection before the whole body (its Content-Length) arrived"
     return "; ".join(f"{type(reason).__name__}: {reason}" for reason in reasons) or None
+
+
+def failure_kind(failure: Failure | BaseException, why: str, url: str) -> str:
+    """What happened, in a few words: the run's counts and its one-line reason group by it."""
+    exc = failure.value if isinstance(failure, Failure) else failure
+    kind = next((k for cls, k in SELF_EXPLAINED_KIND.items() if isinstance(exc, cls)), None)
+    return kind or why.removeprefix(f"{url}: ").split(": ")[0]

@@ -202,8 +202,12 @@ def redirected(tmp_path_factory):
     starts = [OLD, TO_DANTRI, OFFSITE, LOOP_A, PRIVATE, LOCALHOST, NO_LOCATION, HOPS[0], META_OFFSITE, META_SELF,
               GONE_META]
     with FaultServer(REDIRECT_ROUTES) as server:
-        run_crawl(server.url, archive, "-a", "urls=" + ",".join(starts), "-s", "REDIRECT_MAX_TIMES=3")
+        result = run_crawl(server.url, archive, "-a", "urls=" + ",".join(starts), "-s", "REDIRECT_MAX_TIMES=3",
+                           check=False)
         requested = list(server.requested)
+    # most of these pages were asked for and not obtained: the run failed and says so
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "requests failed (redirect refused" in result.stderr
     return archive, requested
 
 

@@ -32,7 +32,7 @@ from scrapy.http import Response
 from scrapy.utils.response import response_status_message
 
 from ..archive.records import FetchRecord
-from ..failures import RobotsTxtRefused, describe_failure
+from ..failures import RobotsTxtRefused, describe_failure, failure_kind
 from ..sources import source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class FailuresMiddleware:
         if isinstance(exception, IgnoreRequest):
             return None  # not fetched on purpose (robots.txt, offsite): not a failure
         why = describe_failure(exception, request.url)
-        report_failure(self.crawler, request, why, failure_kind(why, request.url), None,
+        report_failure(self.crawler, request, why, failure_kind(exception, why, request.url), None,
                        exception if self.debug else None)
         return None
 
@@ -97,11 +97,6 @@ def count_failure(stats, kind: str, counted: bool = False) -> None:  # noqa: ANN
     """A failed request in the run's counts (``counted``: the request itself was counted already)."""
     for key in ("fetch/failed", f"fetch/failed/{kind}", *(() if counted else ("fetch/requests",))):
         stats.inc_value(key)
-
-
-def failure_kind(why: str, url: str) -> str:
-    """What happened, from ``describe_failure``'s "<url>: <what happened>[: <detail>]"."""
-    return why.removeprefix(f"{url}: ").split(": ")[0]
 
 
 def _send_row(crawler: Crawler, request: Request, why: str, status: int | None, outcome: str = "error") -> None:

@@ -20,9 +20,9 @@ from twisted.python.failure import Failure
 from ..archive.db import ArchiveUrlError, archive_url, shown_url
 from ..archive.shared import archive_for
 from ..discover import Announced
-from ..failures import RedirectRefused, describe_failure
+from ..failures import RedirectRefused, describe_failure, failure_kind
 from ..items import DiscoveryItem, PageItem
-from ..middlewares.failures import REPORTED, count_failure, failure_kind, report_failure
+from ..middlewares.failures import REPORTED, count_failure, report_failure
 from ..sources import Source, source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class ArticleSpider(Spider):
             # downloader may refuse a response past it (a body cut short)
             logger.log(logging.INFO if skipped else logging.WARNING, "fetch: %s", error)
             if not skipped:
-                count_failure(self.crawler.stats, failure_kind(error, request.url))
+                count_failure(self.crawler.stats, failure_kind(failure, error, request.url))
         return PageItem(url=request.url, source=self._source_name(request), fetched_at=utcnow(),
                         urls=_urls(request, request.url), outcome="skipped" if skipped else "error", error=error)
 
