@@ -16,7 +16,8 @@ Then runs every query of README "Example queries" exactly as written (the one UR
 name is replaced by an archived URL with several versions; the other parameters exist in
 the generated data), fetching every row, and prints per query: the median wall time of
 --repeat runs after one warm-up run, rows, PASS/FAIL, and EXPLAIN QUERY PLAN when it fails.
-A cached archive is brought to the schema head on open (new indexes are built then).
+A cached archive is brought to the schema head on open (new indexes are built then), or
+down to --revision (0005: before the indexes of issue 11), to compare.
 Writes bench/out/query.json. Exit status 0 whatever the figures.
 """
 
@@ -37,7 +38,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_ROOT), str(Path(__file__).resolve().parent)]
 
 from crawler.archive.db import create_archive_engine  # noqa: E402
-from crawler.archive.migrate import upgrade  # noqa: E402
+from crawler.archive.migrate import current_revision, downgrade, upgrade  # noqa: E402
 from crawler.sources import load_sources  # noqa: E402
 from fakeweb import load_templates  # noqa: E402
 from timing import code_state  # noqa: E402
@@ -60,6 +61,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--versions", type=int, default=1_000_000, help="versions to generate (default: 1000000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per query after a warm-up (default: 5)")
+    parser.add_argument("--revision", default="head", help="schema revision to time (e.g. 0005: before the "
+                        "query indexes; default: head)")
     parser.add_argument("--rebuild", action="store_true", help="regenerate even if the cached archive exists")
     parser.add_argument("--cache", type=Path, default=PROJECT_ROOT / "bench" / ".cache")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "out" / "query.json")
@@ -74,8 +77,10 @@ def readme_queries(readme: Path = PROJECT_ROOT / "README.md") -> list[tuple[str,
     block = section.split("```sql", 1)[1].split("```", 1)[0]
     queries, title, lines = [], None, []
     for line in block.strip().splitlines() + ["-- end"]:
-        if line.startswith("-- "):
-            if title and lines:
+        if line.startswith("-- ") and title and not lines:  # a comment on two lines
+            title += " " + line[3:]
+        elif line.startswith("-- "):
+            if title:
                 queries.append((title, "\n".join(lines).strip()))
             title, lines = line[3:], []
         elif line.strip():
@@ -106,10 +111,13 @@ class Words:
 
 
 def version_times(rng: random.Random, first: datetime, count: int, now: datetime) -> list[datetime]:
-    """First capture, then edits a few hours to a few days apart (never after now)."""
+    """First capture, then edits a few hours to a few days apart, none after now."""
     times = [first]
     for _ in range(count - 1):
-        times.append(min(now, times[-1] + timedelta(hours=rng.expovariate(1 / 30))))
+        edit = times[-1] + timedelta(hours=rng.expovariate(1 / 30))
+        if edit > now:
+            break
+        times.append(edit)
     return times
 
 
@@ -118,8 +126,8 @@ def article_rows(number: int, rng: random.Random, words: Words, sources: dict[st
     """Every row of archived article ``number`` (its id), and its versions (ids assigned later)."""
     name = list(URL_PATTERNS)[number % len(URL_PATTERNS)]
     url = URL_PATTERNS[name].format(i=number, n=2_000_000 + number)
-    count = min(7, 1 + int(rng.expovariate(1 / 3)))
-    times = version_times(rng, now - SPAN * rng.random(), count, now)
+    times = version_times(rng, now - SPAN * rng.random(), min(7, 1 + int(rng.expovariate(1 / 3))), now)
+    count = len(times)
     authors = json.dumps(rng.sample(AUTHORS, rng.choice((1, 1, 2))))
     published = sql_time(times[0] - timedelta(minutes=rng.randint(5, 600)))
     rows = {"articles": [(number, sources[name], url, sql_time(times[0]), sql_time(times[-1]), sql_time(times[-1]),
@@ -257,10 +265,13 @@ def archive_for(args: argparse.Namespace) -> Path:
     started = time.perf_counter()
     engine = create_archive_engine(f"sqlite:///{path}")
     upgrade(engine)  # a cache built before a new revision gets its indexes here
+    if args.revision != "head":
+        downgrade(engine, args.revision)
+    revision = current_revision(engine)
     engine.dispose()
     with sqlite3.connect(path) as db:
         db.execute("ANALYZE")
-    print(f"schema at head, analyzed, in {time.perf_counter() - started:.1f} s")
+    print(f"schema at {revision}, analyzed, in {time.perf_counter() - started:.1f} s")
     return path
 
 
