@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, MetaData, SmallInteger,
-    String, Text, TypeDecorator, UniqueConstraint,
+    String, Text, TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -95,7 +95,9 @@ class ArticleRow(Base):
     """One article, keyed by its canonical URL."""
 
     __tablename__ = "articles"
-    __table_args__ = (Index("ix_articles_gone_at", "gone_at"),)  # migration 0006: bench/query.py
+    # migration 0006 (bench/query.py): partial, so "WHERE gone_at IS NOT NULL" takes it
+    __table_args__ = (Index("ix_articles_gone_at", "gone_at", sqlite_where=text("gone_at IS NOT NULL"),
+                            postgresql_where=text("gone_at IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)

@@ -12,6 +12,7 @@ Create Date: 2026-12-06 09:30:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
@@ -19,16 +20,17 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-# (name, table, columns): the same Index lines are in crawler/archive/models.py
+# (name, table, columns, where): the same Index lines are in crawler/archive/models.py
 INDEXES = [
     # newest publications first (latest_versions ORDER BY published_at)
-    ("ix_article_versions_published_at", "article_versions", ["published_at"]),
+    ("ix_article_versions_published_at", "article_versions", ["published_at"], None),
     # versions seen in a time window, e.g. edits of the last 7 days: it covers what the
     # "most edited" query reads, so the window's versions are summed without reading their text
     ("ix_article_versions_fetched_at", "article_versions",
-     ["fetched_at", "version", "same_as_version", "article_id", "words_added", "words_removed"]),
-    ("ix_articles_gone_at", "articles", ["gone_at"]),
-    ("ix_discoveries_method_found_on", "discoveries", ["method", "found_on"]),
+     ["fetched_at", "version", "same_as_version", "article_id", "words_added", "words_removed"], None),
+    # partial: the few gone articles, so "WHERE gone_at IS NOT NULL" takes it
+    ("ix_articles_gone_at", "articles", ["gone_at"], "gone_at IS NOT NULL"),
+    ("ix_discoveries_method_found_on", "discoveries", ["method", "found_on"], None),
 ]
 
 VIEW_COLUMNS = """a.id AS article_id, a.url, s.name AS source, v.version, v.title, v.authors,
@@ -56,8 +58,9 @@ WHERE v.version = (SELECT max(version) FROM article_versions WHERE article_id = 
 
 
 def upgrade() -> None:
-    for name, table, columns in INDEXES:
-        op.create_index(name, table, columns)
+    for name, table, columns, where in INDEXES:
+        condition = sa.text(where) if where else None
+        op.create_index(name, table, columns, sqlite_where=condition, postgresql_where=condition)
     op.execute("DROP VIEW latest_versions")
     op.execute(LATEST_VERSIONS)
 
@@ -65,5 +68,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW latest_versions")
     op.execute(LATEST_VERSIONS_0002)
-    for name, table, _ in reversed(INDEXES):
+    for name, table, *_ in reversed(INDEXES):
         op.drop_index(name, table_name=table)
