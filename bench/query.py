@@ -311,7 +311,7 @@ def main() -> None:
     for title, sql in readme_queries():
         result = {"query": title, "sql": filled(sql, db), **time_query(db, filled(sql, db), args.repeat)}
         results.append(result)
-        print(f"{result['ms']:9.2f} ms  {result['rows']:>7,} rows  {'PASS' if result['pass'] else 'FAIL'}  {title}")
+        print(f"{result['ms']:9.2f} ms (min {result['min_ms']:7.2f})  {result['rows']:>7,} rows  {'PASS' if result['pass'] else 'FAIL'}  {title}")
         for line in result.get("plan", []):
             print(f"{'':14}plan: {line}")
     passed = sum(r["pass"] for r in results)

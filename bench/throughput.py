@@ -188,8 +188,10 @@ def all_rows(args: argparse.Namespace, work: Path, logs: Path) -> dict:
         rows[ROWS[4]]["versions_added"] = before
         rows[ROWS[5]] = run(crawl_command(sources, server.url, archive), logs / "recrawl.log")
         rows[ROWS[5]]["versions_added"] = (versions(archive) - before) if archive.exists() else None
+    before = versions(archive) if archive.exists() else 0
     rows[ROWS[6]] = run([sys.executable, "-m", "crawler.cli", "--archive", f"sqlite:///{archive}", "reextract"],
                         logs / "reextract.log")
+    rows[ROWS[6]]["versions_added"] = (versions(archive) - before) if archive.exists() else None
     for row in rows.values():
         row.setdefault("pages", args.pages)
     return rows
