@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, CheckConstraint, DateTime, Float, ForeignKey, Index, Integer, MetaData, SmallInteger,
-    String, Text, TypeDecorator, UniqueConstraint,
+    String, Text, TypeDecorator, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -95,6 +95,9 @@ class ArticleRow(Base):
     """One article, keyed by its canonical URL."""
 
     __tablename__ = "articles"
+    # migration 0006 (bench/query.py): partial, so "WHERE gone_at IS NOT NULL" takes it
+    __table_args__ = (Index("ix_articles_gone_at", "gone_at", sqlite_where=text("gone_at IS NOT NULL"),
+                            postgresql_where=text("gone_at IS NOT NULL")),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"), index=True)
@@ -126,7 +129,13 @@ class ArticleVersion(Base):
     """One state of an article as extracted; a new row only when the content changed."""
 
     __tablename__ = "article_versions"
-    __table_args__ = (UniqueConstraint("article_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("article_id", "version"),
+        # migration 0006: the README's example queries at 1M versions (bench/query.py)
+        Index("ix_article_versions_published_at", "published_at"),
+        Index("ix_article_versions_fetched_at", "fetched_at", "version", "same_as_version", "article_id",
+              "words_added", "words_removed"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
@@ -232,6 +241,7 @@ class Discovery(Base):
     __table_args__ = (
         UniqueConstraint("url", "found_on"),
         CheckConstraint(f"method IN {DISCOVERY_METHODS}", name="method"),
+        Index("ix_discoveries_method_found_on", "method", "found_on"),  # migration 0006: bench/query.py
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

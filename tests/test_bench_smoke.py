@@ -1,0 +1,66 @@
+"""The benchmarks run end to end at a tiny size and print every row. Figures are printed
+by bench/, never asserted here (a shared machine makes timings noise)."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import PROJECT_ROOT
+
+THROUGHPUT_ROWS = ("fetch only (bare Scrapy spider)", "plain trafilatura, 1 process", "our extract_article, 1 process",
+                   "news-please from_html", "full crawl (SQLite + WARC)", "304 re-crawl", "archive reextract")
+TARGETS = ("full crawl / plain trafilatura", "full crawl / news-please", "store + dedup at 100k archived",
+           "304 re-crawl time / fetch-only time", "304 re-crawl: versions added", "peak RSS of a full crawl")
+
+
+def bench(script, *args, timeout=180):
+    result = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / script), *args], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_throughput_prints_every_row_and_target(tmp_path):
+    out = tmp_path / "throughput.json"
+    stdout = bench("throughput.py", "--pages", "20", "--quick", "--out", str(out))
+    lines = stdout.splitlines()
+    for row in THROUGHPUT_ROWS:
+        line = next(line for line in lines if line.startswith(row))
+        assert "failed" not in line, stdout
+    assert "skipped: --quick" in next(line for line in lines if line.startswith("news-please"))
+    for target in TARGETS:
+        line = next(line for line in lines if line.strip().startswith(target))
+        assert line.split()[-1] in ("PASS", "FAIL", "n/a"), line
+    result = json.loads(out.read_text())
+    assert result["rows"]["full crawl (SQLite + WARC)"]["versions_added"] == 20
+    assert result["rows"]["304 re-crawl"]["versions_added"] == 0
+
+
+def test_query_times_every_readme_query(tmp_path):
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    from query import readme_queries
+
+    out = tmp_path / "query.json"
+    stdout = bench("query.py", "--versions", "3000", "--repeat", "1", "--cache", str(tmp_path), "--out", str(out))
+    results = json.loads(out.read_text())["results"]
+    assert [r["query"] for r in results] == [title for title, _ in readme_queries()]
+    assert len(results) >= 14 and all(f"  {title}" in stdout for title, _ in readme_queries())
+    assert all(r["rows"] > 0 for r in results if "All versions of one article" in r["query"])
+
+
+def test_migrated_indexes_are_the_models_indexes(tmp_path):
+    """The indexes bench/query.py needs (migration 0006) are declared on the models too, so
+    autogenerate sees no difference between a migrated archive and crawler/archive/models.py."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from crawler.archive.db import create_archive_engine
+    from crawler.archive.migrate import upgrade
+    from crawler.archive.models import Base
+
+    engine = create_archive_engine(f"sqlite:///{tmp_path / 'archive.db'}")
+    upgrade(engine)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert [d for d in differences if isinstance(d, tuple) and d[0] in ("add_index", "remove_index")] == []
