@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -151,8 +152,11 @@ def reextract(args: argparse.Namespace, archive: Archive) -> int:
             target.close()
         print(f"rebuilt {args.into} from {sum(counts.values())} archived visits: " + _counts(counts))
         return 0
+    started = time.perf_counter()
     counts = reextract_archive(archive, args.source, since)
-    print(f"re-extracted {sum(counts.values())} article(s): " + _counts(counts))
+    pages = sum(counts.values())
+    print(f"re-extracted {pages} article(s): " + _counts(counts)
+          + f" ({pages / max(time.perf_counter() - started, 1e-9):.1f} pages/s)")
     return 0
 
 

@@ -9,6 +9,7 @@ extractor changed, not the site.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from .archive.models import ArticleRow, Fetch, SourceRow
 from .archive.records import FetchRecord
 from .archive.store import Archive
 from .extract import NotAnArticle, extract_article, extract_short_article
+from .extract.pool import ExtractPool, WorkerDied
 from .sources import source_for_url
 from .warc.reader import read_payload, read_record
 
@@ -116,23 +118,44 @@ def _warc_ref(archive: Archive, fetch: Fetch) -> dict | None:
             "date": headers.get_header("WARC-Date"), "payload_digest": headers.get_header("WARC-Payload-Digest")}
 
 
-def reextract(archive: Archive, source: str | None = None, since: datetime | None = None) -> Counter:
-    """Run the current extractor over each article's newest capture; a different result
-    becomes a version with cause 'reextract'. Returns counts of unchanged / reextracted / failed."""
+def reextract(archive: Archive, source: str | None = None, since: datetime | None = None,
+              workers: int | None = None) -> Counter:
+    """Run the current extractor over each article's newest capture, in ``workers``
+    processes (None: one per core; 0: this one); a different result becomes a version with
+    cause 'reextract'. Returns counts of unchanged / reextracted / failed."""
     newest: dict[int, Capture] = {}
     for capture in captures(archive, source, since):
         if capture.fetch.article_id and capture.filename and capture.fetch.http_status == 200:
             newest[capture.fetch.article_id] = capture
+    return asyncio.run(_reextract_all(archive, newest, ExtractPool(workers)))
+
+
+async def _reextract_all(archive: Archive, newest: dict[int, Capture], pool: ExtractPool) -> Counter:
     counts: Counter = Counter()
-    for article_id, capture in newest.items():
-        site = source_for_url(archive.sources, capture.fetch.url)
-        html, url = page_text(archive.warc_dir, capture)
-        try:
-            article = extract_article(html, url, site.rules)
-        except NotAnArticle as exc:
-            logger.warning("reextract: %s: %s", url, exc)
-            counts["failed"] += 1
-            continue
-        counts[archive.save_reextraction(article_id, article, capture.fetch.fetched_at)] += 1
+    running: set[asyncio.Task] = set()
+    try:
+        for article_id, capture in newest.items():
+            if len(running) >= pool.capacity:  # read no page before a worker can take it: memory stays flat
+                _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running.add(asyncio.create_task(_reextract_one(archive, pool, article_id, capture, counts)))
+        await asyncio.gather(*running)
+    finally:
+        pool.close()
     return counts
 
+
+async def _reextract_one(archive: Archive, pool: ExtractPool, article_id: int, capture: Capture,
+                         counts: Counter) -> None:
+    site = source_for_url(archive.sources, capture.fetch.url)
+    html, url = page_text(archive.warc_dir, capture)
+    try:
+        extraction = await pool.extract(html, url, site.rules, short_rule=False)
+    except WorkerDied as exc:
+        extraction, reason = None, str(exc)
+    else:
+        reason = extraction.not_article
+    if extraction is None or extraction.article is None:
+        logger.warning("reextract: %s: %s", url, reason)
+        counts["failed"] += 1
+        return
+    counts[archive.save_reextraction(article_id, extraction.article, capture.fetch.fetched_at)] += 1

@@ -14,6 +14,11 @@ COMMANDS_MODULE = "crawler.commands"
 # The seeds file with the source definitions (None: seeds/sources.toml of this project).
 SOURCES_FILE = None
 
+# -- Extraction ----------------------------------------------------------------
+# Worker processes that extract articles, off the reactor thread (None: one per core;
+# 0: in the crawl's own process, for debugging).
+EXTRACT_WORKERS = None
+
 # -- Archive -----------------------------------------------------------------
 # SQLAlchemy URL of the archive; None: $ARCHIVE_URL, else sqlite:///archive.db.
 ARCHIVE_URL = None

@@ -92,9 +92,18 @@ def children(pid: int) -> list[int]:
 
 
 def warc_writer_of(pid: int) -> int:
-    """The crawl's WARC writer process (a multiprocessing spawn child)."""
-    (writer,) = [c for c in children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    """The crawl's WARC writer process: the multiprocessing spawn child with a WARC file open
+    (the others extract articles)."""
+    (writer,) = [c for c in children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()
+                 and any(".warc.gz" in _target(fd) for fd in Path(f"/proc/{c}/fd").iterdir())]
     return writer
+
+
+def _target(fd: Path) -> str:
+    try:
+        return os.readlink(fd)
+    except FileNotFoundError:  # closed meanwhile
+        return ""
 
 
 def wait_gone(pids: list[int], timeout: float = 20) -> None:

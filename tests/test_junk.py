@@ -7,6 +7,7 @@ visit must have the right outcome and reason."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ from lxml import html as lxml_html
 from scrapy.settings import Settings
 from scrapy.statscollectors import MemoryStatsCollector
 
+from crawler.extract import pool as extract_pool
 from crawler.items import PageItem
 from crawler.mirror import BUNDLED_WEB
 from crawler.pipelines import extract as extract_pipeline
@@ -199,12 +201,12 @@ def test_an_unexpected_extraction_error_is_an_error_visit_in_one_line(monkeypatc
     def broken(html, url, rules):  # noqa: ANN001, ANN202 - as a library bug would, quoting the page
         raise AttributeError(f"'HtmlElement' object has no attribute 'text_content'\nwhile reading {html}")
 
-    monkeypatch.setattr(extract_pipeline, "extract_article", broken)
-    crawler = SimpleNamespace(settings=Settings({"SOURCES_FILE": None, "STATS_DUMP": False}))
+    monkeypatch.setattr(extract_pool, "extract_article", broken)  # in this process: EXTRACT_WORKERS=0
+    crawler = SimpleNamespace(settings=Settings({"SOURCES_FILE": None, "STATS_DUMP": False, "EXTRACT_WORKERS": 0}))
     crawler.stats = MemoryStatsCollector(crawler)
     html = "<html><body><div class='the-article-body'>" + "secret paragraph " * 200 + "</div></body></html>"
     item = PageItem(url=A, source="znews", fetched_at=None, http_status=200, html=html)
-    ExtractPipeline(crawler).process_item(item)
+    asyncio.run(ExtractPipeline(crawler).process_item(item))
     assert item.outcome == "error" and item.article is None and item.html is None
     assert item.error.startswith(f"{A}: AttributeError: 'HtmlElement' object has no attribute 'text_content' while")
     assert "\n" not in item.error and len(item.error) <= extract_pipeline.MAX_ERROR_CHARS

@@ -1,4 +1,5 @@
-"""Turn a fetched page into an Article with the source's extraction rules."""
+"""Turn a fetched page into an Article with the source's extraction rules, in the
+extraction worker processes (crawler/extract/pool.py): the reactor thread only waits."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 from scrapy.crawler import Crawler
 
-from ..extract import NotAnArticle, extract_article, extract_short_article
+from ..extract.pool import Extraction, ExtractPool
 from ..failures import describe_failure
 from ..items import PageItem
 from ..sources import sources_from_settings
@@ -23,12 +24,18 @@ class ExtractPipeline:
     def __init__(self, crawler: Crawler):
         self.stats = crawler.stats
         self.sources = sources_from_settings(crawler.settings)
+        workers = crawler.settings.get("EXTRACT_WORKERS")
+        # the workers start with the first page to extract (a 304 re-crawl has none)
+        self.pool = ExtractPool(None if workers is None else int(workers))
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         return cls(crawler)
 
-    def process_item(self, item: PageItem) -> PageItem:
+    def close_spider(self) -> None:
+        self.pool.close()
+
+    async def process_item(self, item: PageItem) -> PageItem:
         if not isinstance(item, PageItem) or item.html is None:
             return item
         if item.raw_hash and item.raw_hash == item.known_raw_hash:
@@ -38,23 +45,27 @@ class ExtractPipeline:
             return item
         rules = self.sources[item.source].rules
         try:
-            item.article = extract_article(item.html, item.url, rules)
-            self.stats.inc_value("extract/article")
-        except NotAnArticle as exc:
-            item.error = f"{item.url}: {exc}"
-            item.article = extract_short_article(item.html, item.url, rules) if exc.body_source == "site" else None
-            item.short_body = item.article is not None
-            if not item.short_body:
-                item.outcome = "skipped"
-                logger.warning("extract: %s", item.error)
-            self.stats.inc_value("extract/short_body" if item.short_body else "extract/empty")
+            extraction = await self.pool.extract(item.html, item.url, rules)
         except Exception as exc:  # noqa: BLE001 - a page that breaks the extractor is that page's error, not the crawl's
             item.outcome, item.error = "error", _one_line(describe_failure(exc, item.url))
             self.stats.inc_value("extract/failed")
             logger.error("extract: %s", item.error)
             logger.debug("extract: %s failed", item.url, exc_info=True)
+        else:
+            self._record(item, extraction)
         item.html = None  # the text is in the article now; do not carry the page further
         return item
+
+    def _record(self, item: PageItem, extraction: Extraction) -> None:
+        item.article, item.short_body = extraction.article, extraction.short_body
+        if extraction.not_article is None:
+            self.stats.inc_value("extract/article")
+            return
+        item.error = f"{item.url}: {extraction.not_article}"
+        if not item.short_body:
+            item.outcome = "skipped"
+            logger.warning("extract: %s", item.error)
+        self.stats.inc_value("extract/short_body" if item.short_body else "extract/empty")
 
 
 def _one_line(text: str) -> str:
