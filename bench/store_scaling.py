@@ -220,6 +220,7 @@ def timed_batch(archive: Archive, chunk: list[FetchRecord], totals: dict) -> Non
         outcomes = archive.record_fetches(chunk)
         totals["per_article"].append(1000 * (time.perf_counter() - started) / len(chunk))
     for outcome in outcomes:
+        outcome = getattr(outcome, "outcome", outcome)  # a Stored record, or (before) its outcome string
         totals["outcomes"][outcome] = totals["outcomes"].get(outcome, 0) + 1
     for target, stats in ((totals["sql"], sql), (totals["functions"], {**functions, **methods})):
         for key, (calls, seconds) in stats.items():
