@@ -34,7 +34,7 @@ from .db import create_archive_engine, create_readonly_engine, default_warc_dir
 from .migrate import check_current, upgrade
 from ..schedule import RevisitPolicy
 from .records import DiscoveryRecord, FetchRecord
-from .visits import Stored, save_reextraction, store_visits
+from .visits import Stored, pick_article, save_reextraction, store_visits
 from .models import (
     ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Discovery, SourceRow,
 )
@@ -243,9 +243,8 @@ class Archive:
                     rows.setdefault(row.form, []).append(row)
         found: dict[Any, Validators | None] = {}
         for key, forms in forms_of.items():
-            candidates = [row for form in forms for row in rows.get(form, ())]
-            best = min(candidates, key=lambda row: (row.url not in forms, row.id), default=None)
-            found[key] = Validators(*best[1:]) if best is not None else None
+            best = pick_article(forms, [row._mapping for form in forms for row in rows.get(form, ())])
+            found[key] = Validators(*tuple(best.values())[1:]) if best is not None else None
         return found
 
     def article_for(self, url: str) -> ArticleRow | None:

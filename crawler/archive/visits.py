@@ -111,12 +111,14 @@ class _Writer:
     policy: RevisitPolicy
     own_url: Callable[[str], str]
     now: datetime
+    articles: dict[int, dict] = field(default_factory=dict)  # article id -> its state (one dict per article)
     by_url: dict[str, dict] = field(default_factory=dict)  # archived URL -> its article's state
     latest: dict[int, dict] = field(default_factory=dict)  # article id -> its newest version
     fetches: list[dict] = field(default_factory=list)
     dirty: dict[int, dict] = field(default_factory=dict)  # articles to update, by id
     citing: dict[str, list] = field(default_factory=dict)  # cited URL -> [(citing article id, language)]
     same_text: dict[tuple[int, str], int] = field(default_factory=dict)  # (source id, newest text hash) -> id
+    digests: dict[int, tuple[Article, str]] = field(default_factory=dict)
 
     def store(self, isolated: bool) -> list[Stored]:
         self.source_ids = dict(self.connection.execute(select(SourceRow.name, SourceRow.id)).all())
@@ -130,8 +132,8 @@ class _Writer:
     def _visit_alone(self, record: FetchRecord) -> Stored:
         """One page in its own savepoint: a failure is rolled back alone and stored as an
         ``error`` fetch naming the problem."""
-        copies = {id(a): dict(a) for a in self.by_url.values()}
-        before = ({url: copies[id(a)] for url, a in self.by_url.items()}, dict(self.latest),
+        copies = {i: dict(a) for i, a in self.articles.items()}
+        before = (copies, {url: copies[a["id"]] for url, a in self.by_url.items()}, dict(self.latest),
                   {url: list(c) for url, c in self.citing.items()}, dict(self.same_text))
         try:
             with self.connection.begin_nested():
@@ -141,7 +143,7 @@ class _Writer:
         except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
             if is_out_of_space(exc):
                 raise
-            self.by_url, self.latest, self.citing, self.same_text = before
+            self.articles, self.by_url, self.latest, self.citing, self.same_text = before
             self.fetches, self.dirty = [], {}
             exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
             logger.error("archive: could not store %s: %s", record.url, exc)
@@ -160,14 +162,13 @@ class _Writer:
             rows = self.connection.execute(
                 select(ArticleUrl.url.label("form"), *(getattr(ArticleRow, c) for c in ARTICLE_COLUMNS))
                 .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id).where(ArticleUrl.url.in_(forms)))
-            articles: dict[int, dict] = {}
             for row in rows.mappings():
-                self.by_url[row["form"]] = articles.setdefault(row["id"], {c: row[c] for c in ARTICLE_COLUMNS})
-            self._load_latest(articles)
+                self.by_url[row["form"]] = self.articles.setdefault(row["id"], {c: row[c] for c in ARTICLE_COLUMNS})
+            self._load_latest(self.articles)
         extracted = [r for r in self.records if r.article is not None]
         if extracted:
             self._load_citing(forms)
-            self._load_same_text({version_hash(r.article) for r in extracted})
+            self._load_same_text({self.digest(r.article) for r in extracted})
 
     def _load_citing(self, forms: list[str]) -> None:
         """Versions already archived that cite one of the batch's URLs (links for the
@@ -202,6 +203,20 @@ class _Writer:
         for row in rows.mappings():
             self.latest[row["article_id"]] = {c: row[c] for c in LATEST_COLUMNS}
 
+    def resolved(self, record: FetchRecord) -> dict | None:
+        """The article the visit's request was resolved to before it was sent, if it was;
+        else the one its URLs lead to."""
+        if record.article_id is not None:
+            return self.load_article(record.article_id)
+        return self.find(record.url, *record.urls)
+
+    def digest(self, article: Article) -> str:
+        """The article's content hash, computed once per batch (normalising is most of it)."""
+        key = id(article)
+        if key not in self.digests:
+            self.digests[key] = (article, version_hash(article))  # the article is kept: its id stays its own
+        return self.digests[key][1]
+
     def find(self, *urls: str) -> dict | None:
         forms = list(dict.fromkeys(f for u in urls if u for f in self.url_forms(u)))
         found = {a["id"]: a for f in forms if (a := self.by_url.get(f)) is not None}
@@ -209,12 +224,11 @@ class _Writer:
 
     def load_article(self, article_id: int) -> dict:
         """An article the batch's URLs did not lead to (found by its text), as state."""
-        for state in self.by_url.values():
-            if state["id"] == article_id:
-                return state
+        if article_id in self.articles:
+            return self.articles[article_id]
         row = self.connection.execute(select(*(getattr(ArticleRow, c) for c in ARTICLE_COLUMNS))
                                       .where(ArticleRow.id == article_id)).mappings().one()
-        state = dict(row)
+        state = self.articles[article_id] = dict(row)
         self._load_latest([article_id])
         return state
 
@@ -233,7 +247,7 @@ class _Writer:
             else:
                 fetch["outcome"] = "skipped"
         else:
-            state = self.find(record.url, *record.urls)
+            state = self.resolved(record)
             fetch["outcome"] = self.visit_without_article(state, record, fetch)
         if state is not None:
             fetch["article_id"] = state["id"]
@@ -273,7 +287,7 @@ class _Writer:
         every page at one canonical must not turn article B into article A's next version).
         """
         article, fetched = record.article, (record.url, *record.urls)
-        state = self.find(*fetched)
+        state = self.resolved(record)
         notes, rule, url = [], None, None
         # (a page's canonical is mostly its own URL: then there is nothing more to ask)
         if state is None and not set(self.url_forms(article.url)) <= {f for u in fetched for f in self.url_forms(u)}:
@@ -296,7 +310,7 @@ class _Writer:
     def _is_same_article(self, article_id: int, article: Article) -> bool:
         """Whether ``article`` is one of the article's versions, or nearly (SimHash within
         NEAR_DUPLICATE_BITS: what the archive calls a near-duplicate)."""
-        digest, fingerprint = version_hash(article), simhash(article.text)
+        digest, fingerprint = self.digest(article), simhash(article.text)
         versions = self.connection.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
                                            .where(ArticleVersion.article_id == article_id))
         return any(content_hash == digest or hamming(fingerprint, other) <= NEAR_DUPLICATE_BITS
@@ -319,6 +333,7 @@ class _Writer:
             _take_validators(state, record)
             state["id"] = self.connection.execute(
                 insert(ArticleRow).values({c: v for c, v in state.items() if c != "id"})).inserted_primary_key[0]
+            self.articles[state["id"]] = state
         else:
             _take_validators(state, record)
             state["gone_at"] = None
@@ -327,7 +342,7 @@ class _Writer:
         return state
 
     def _same_text_elsewhere_in_source(self, source_id: int, article: Article) -> dict | None:
-        digest = version_hash(article)
+        digest = self.digest(article)
         found = self.same_text.get((source_id, digest))
         if found is None:
             return None
@@ -346,7 +361,7 @@ class _Writer:
 
     def save_version(self, state: dict, article: Article, fetched_at: datetime, cause: str) -> tuple[str, dict]:
         """The outcome and the version: a new one, or the newest when nothing changed."""
-        latest, digest = self.latest.get(state["id"]), version_hash(article)
+        latest, digest = self.latest.get(state["id"]), self.digest(article)
         if latest is not None and latest["content_hash"] == digest:
             return "unchanged", latest
         earlier = None
