@@ -6,38 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .archive.records import DiscoveryRecord
+from .archive.records import DiscoveryRecord, FetchRecord
 from .archive.store import Stored
-from .extract import Article
 
 
-@dataclass
-class PageItem:
-    """One visit. ``html`` is the decoded page (Scrapy's ``response.text``, so a
-    wrong charset declaration is already corrected); ExtractPipeline fills ``article``
-    or sets ``outcome``/``error`` when the page holds no article. The page is never
-    in the repr: Scrapy logs an item's repr when a pipeline fails."""
-
-    url: str
-    source: str
-    fetched_at: datetime
-    http_status: int | None = None
-    html: str | None = field(default=None, repr=False)
-    article: Article | None = field(default=None, repr=False)
-    outcome: str | None = None
-    error: str | None = None
-    # every URL that led here: the requested one and any redirect hops
-    urls: tuple[str, ...] = ()
-    etag: str | None = None
-    last_modified: str | None = None
-    raw_hash: str | None = None
-    # raw-body hash of the archived article at this URL, when there is one
-    known_raw_hash: str | None = None
-    # where the exchange's WARC record lies (crawler.warc.RecordRef as a dict)
-    warc: dict | None = field(default=None, repr=False)
-    # the source's body selectors matched but found fewer than min_text_chars characters
-    # (``article`` holds what they found): a version of an archived article only
-    short_body: bool = False
+# One visit: the spider's item is the archive's record (no copy between the layers).
+PageItem = FetchRecord
 
 
 @dataclass

@@ -22,7 +22,8 @@ EXTRACT_WORKERS = None
 # -- Archive -----------------------------------------------------------------
 # SQLAlchemy URL of the archive; None: $ARCHIVE_URL, else sqlite:///archive.db.
 ARCHIVE_URL = None
-# Items written per transaction (each item still has its own savepoint).
+# Items written per transaction (a failing batch is stored again a savepoint per item,
+# so one bad item never costs the others).
 ARCHIVE_BATCH_SIZE = 50
 # Seconds a batch waits for more items before it is written anyway: an item leaves the
 # pipelines (to the feed exports) only once stored, and the spider closes only when none waits.
@@ -136,6 +137,11 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.charset.CharsetMiddleware": 585,
     # next to the downloader: every exchange as sent and received, redirects and retries included
     "crawler.middlewares.warc.WarcMiddleware": 950,
+}
+
+# The archive is opened once, by this extension; every component asks it for the archive.
+EXTENSIONS = {
+    "crawler.extensions.archive.ArchiveExtension": 0,
 }
 
 SPIDER_MIDDLEWARES = {

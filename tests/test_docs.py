@@ -53,3 +53,26 @@ def test_every_cli_command_is_documented():
     assert commands
     for name in commands:
         assert f"| `archive {name}" in README, f"`archive {name}` missing from the README command table"
+
+
+def readme_default(name: str) -> str | None:
+    """The README settings table's ``Default:`` of a setting, when it is a value in
+    backticks (some defaults are described: "the project's URL")."""
+    row = next(line for line in README.splitlines() if line.startswith(f"| `{name}`"))
+    found = re.search(r"Default: `([^`]*)`", row)
+    if found is None:
+        return "" if re.search(r"Default: empty\b", row) else None
+    return found.group(1)
+
+
+def test_the_readme_defaults_are_the_defaults_in_settings_py():
+    """settings.py holds each default, once; the README's table says the same."""
+    import ast
+
+    for name in (n for n in dir(settings) if n.startswith(OUR_PREFIXES)):
+        value, shown = getattr(settings, name), readme_default(name)
+        if value is None or (shown is None and isinstance(value, str)):
+            continue  # described in words: None means "derived" (the README says from what)
+        assert shown is not None, f"{name}: the README gives no `value` as its Default"
+        read = shown if isinstance(value, str) else ast.literal_eval(shown)
+        assert read == value, f"{name}: README says Default: {shown!r}, crawler/settings.py says {value!r}"

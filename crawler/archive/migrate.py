@@ -6,6 +6,7 @@ command opens the archive, and an up-to-date one needs no more than a one-row re
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 from datetime import datetime, timezone
@@ -19,6 +20,9 @@ from .db import create_archive_engine, sqlite_readonly_uri
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = PROJECT_ROOT / "migrations"
+# Alembic's plugin set-up (seven INFO lines per new archive) tells a crawl log's reader
+# nothing; the revisions it runs are still logged.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)?['\"]?", re.MULTILINE)
 
 

@@ -1,34 +1,46 @@
 """What the crawl hands the archive, as plain data (no SQLAlchemy, no Scrapy): the
-spiders and pipelines build these, archive/store.py stores them."""
+spiders build these (a visit is Scrapy's item, ``crawler.items.PageItem``), the
+pipelines fill them in, archive/visits.py stores them. One record per visit, one name
+per value from the spider to the ``fetches`` row."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from ..extract import Article
 
 
-@dataclass(frozen=True)
+@dataclass
 class FetchRecord:
-    """What one visit produced, as plain data: the pipeline's input to the archive."""
+    """One visit, as plain data. ``html`` is the decoded page (Scrapy's ``response.text``,
+    so a wrong charset declaration is already corrected); ExtractPipeline fills ``article``
+    or sets ``outcome``/``error`` when the page holds no article. The page is never in the
+    repr: Scrapy logs an item's repr when a pipeline fails."""
 
     url: str
     source: str
     fetched_at: datetime
     http_status: int | None = None
-    article: Article | None = None
+    html: str | None = field(default=None, repr=False)
+    article: Article | None = field(default=None, repr=False)
     outcome: str | None = None  # for visits without an article: error, skipped, not_modified, unchanged
     error: str | None = None
     crawl_run_id: int | None = None
     # every URL that led here (requested, redirected); the article's canonical URL is added
     urls: tuple[str, ...] = ()
+    # the archived article the request was resolved to before it was sent (None: unknown,
+    # or not resolved); the store takes it rather than asking again
+    article_id: int | None = None
     etag: str | None = None
     last_modified: str | None = None
     raw_hash: str | None = None
-    # the exchange's WARC record: crawler.warc.RecordRef as a dict
-    warc: dict[str, Any] | None = None
+    # raw-body hash of the archived article's last capture, when the request was for one
+    known_raw_hash: str | None = None
+    # the exchange's WARC record: crawler.warc.RecordRef as a dict (a future of it until
+    # the archive pipeline stores the visit)
+    warc: Any = field(default=None, repr=False)
     # "reextract" for a version made by re-running extraction over an archived page
     cause: str = "crawl"
     # the source's body selectors found fewer than min_text_chars characters (``error``

@@ -16,19 +16,16 @@ Versioning rules (README "Versioning rules"):
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from sqlalchemy import Engine, Row, bindparam, func, select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
-from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
-from ..diskfull import is_out_of_space
+from ..dedup import version_hash
 from ..extract import Article
 from ..lock import Process
 from ..urls import canonicalize_url
@@ -36,15 +33,13 @@ from ..sources import Source, load_sources, source_for_url
 from .db import create_archive_engine, create_readonly_engine, default_warc_dir
 from .migrate import check_current, upgrade
 from ..schedule import RevisitPolicy
-from .links import link_article, citation_row
 from .records import DiscoveryRecord, FetchRecord
-from .revisits import is_quiet, record_quiet_visits
+from .visits import Stored, pick_article, save_reextraction, store_visits
 from .models import (
-    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Discovery, Fetch, SimhashBand, SourceRow,
+    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Discovery, SourceRow,
 )
 
 logger = logging.getLogger(__name__)
-GONE_STATUSES = (404, 410)
 
 
 @dataclass(frozen=True)
@@ -60,37 +55,6 @@ class Validators:
     capture_url: str | None = None
     capture_date: str | None = None
     capture_digest: str | None = None
-
-
-@dataclass(frozen=True)
-class Stored:
-    """What the archive made of one visit: its outcome, the version it created or matched
-    (none when nothing was extracted), the article's URL, the ``fetches.error`` note, and
-    the versioning rule that decided, if one of the junk rules did (a stat name)."""
-
-    outcome: str
-    version: int | None = None
-    article_url: str | None = None
-    error: str | None = None
-    rule: str | None = None
-
-
-@dataclass(frozen=True)
-class _Verdict:
-    """Which article a visit's extracted text belongs to, and whether it may be a version."""
-
-    row: ArticleRow | None
-    trusted: bool = True
-    note: str | None = None
-    rule: str | None = None
-    url: str | None = None  # the URL a new article is archived under (default: the page's canonical)
-
-
-@dataclass
-class _Batch:
-    session: Session
-    source_ids: dict[str, int]
-    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
 
 def utcnow() -> datetime:
@@ -222,187 +186,30 @@ class Archive:
         return self.record_fetches([record])[0].outcome
 
     def record_fetches(self, records: Sequence[FetchRecord]) -> list[Stored]:
-        """Store a batch of visits in one transaction, one savepoint each; returns what
-        each became.
-
-        A record that fails (bad data) is rolled back alone and stored as an
-        ``error`` fetch naming the problem, so the rest of the batch is kept.
-        """
-        outcomes: dict[int, Stored] = {}
-        with self.session.begin() as session:
-            batch = _Batch(session, dict(session.execute(select(SourceRow.name, SourceRow.id)).all()))
-            quiet = [i for i, r in enumerate(records) if is_quiet(r)]
-            if quiet:
-                stored = record_quiet_visits(session.connection(), [records[i] for i in quiet],
-                                             self.url_forms, self.policy)
-                outcomes.update({quiet[i]: Stored(outcome) for i, outcome in stored.items()})
-            for index, record in enumerate(records):
-                if index in outcomes:
-                    continue
-                try:
-                    with session.begin_nested():
-                        outcomes[index] = self._store(batch, record)
-                except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
-                    if is_out_of_space(exc):
-                        raise  # not this record's fault: nothing more can be written, the batch rolls back
-                    exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
-                    logger.error("archive: could not store %s: %s", record.url, exc)
-                    error = f"archive rejected the extracted article: {exc}"
-                    with session.begin_nested():
-                        session.add(Fetch(
-                            crawl_run_id=record.crawl_run_id, url=record.url, fetched_at=record.fetched_at,
-                            http_status=record.http_status, outcome="error", error=error))
-                    outcomes[index] = Stored("error", error=error)
-        return [outcomes[i] for i in range(len(records))]
-
-    def _store(self, batch: _Batch, record: FetchRecord) -> Stored:
-        session = batch.session
-        fetch = Fetch(crawl_run_id=record.crawl_run_id, url=record.url, fetched_at=record.fetched_at,
-                      http_status=record.http_status, error=record.error, **record.warc_columns())
-        verdict, version = _Verdict(None), None
-        if record.article is not None:
-            verdict = self._judge(batch, record)
-            row, fetch.error = verdict.row, verdict.note
-            if verdict.trusted:
-                row = self._article_row(batch, record, row, verdict.url)
-                fetch.outcome, version = self._save_version(batch, row, record)
-                fetch.version_id = version.id
-            else:
-                fetch.outcome = "skipped"
-        else:
-            row = _find_article(session, record.url, *record.urls, sources=self.sources)
-            fetch.outcome = self._visit_without_article(session, row, record, fetch)
-        if row is not None:
-            fetch.article_id = row.id
-            if fetch.outcome not in ("error", "skipped"):
-                row.last_fetched_at = max(row.last_fetched_at, record.fetched_at)
-            self._schedule(session, row, fetch.outcome, record.fetched_at)
-        session.add(fetch)
-        return Stored(fetch.outcome, version=version.version if version else None,
-                      article_url=row.url if row is not None else None, error=fetch.error, rule=verdict.rule)
-
-    def _judge(self, batch: _Batch, record: FetchRecord) -> _Verdict:
-        """The article an extracted page belongs to, and whether its text may be a version of
-        it (README "Versioning rules": junk never becomes a version of a known article).
-
-        The page's own URLs decide which article it is; its canonical link only when they
-        are unknown, and only for a page whose text is that article's (a CMS that points
-        every page at one canonical must not turn article B into article A's next version).
-        """
-        session, article = batch.session, record.article
-        fetched = (record.url, *record.urls)
-        row = _find_article(session, *fetched, sources=self.sources)
-        notes, rule, url = [], None, None
-        # (a page's canonical is mostly its own URL: then there is nothing more to ask)
-        if row is None and not set(self.url_forms(article.url)) <= {f for u in fetched for f in self.url_forms(u)}:
-            row = _find_article(session, article.url, sources=self.sources)
-            if row is not None and not _is_same_article(session, row, article):
-                url = self._own_url(record.url)
-                notes.append(f"canonical {article.url} points at a different article; kept separately as {url}")
-                rule, row = "canonical_conflict", None
-        if row is not None and article.body_source == "generic":
-            return _Verdict(row, False, f"body selectors matched nothing; {len(article.text)} chars of generic "
-                                        "text not trusted for a known article", "untrusted_generic_text")
-        if record.short_body:
-            if row is None:  # never a new article: the extractor's reason stands
-                return _Verdict(None, False, record.error, rule or "short_body_skipped")
-            notes.append(f"short body: {len(article.text)} characters in the source's body element; kept as a "
-                         "version of an archived article (retracted or emptied?)")
-            rule = "short_body_version"
-        return _Verdict(row, True, "; ".join(notes) or None, rule, url)
+        """Store a batch of visits in one transaction (archive/visits.py: one set-based path
+        for every outcome); returns what each became. A record that fails (bad data) is
+        rolled back alone and stored as an ``error`` fetch naming the problem."""
+        with self.engine.begin() as connection:
+            return store_visits(connection, records, self.url_forms, self.policy, self._own_url, utcnow())
 
     def _own_url(self, url: str) -> str:
         source = source_for_url(self.sources, url)
         return source.canonical(url) if source else canonicalize_url(url)
 
-    def _schedule(self, session: Session, row: ArticleRow, outcome: str, now: datetime) -> None:
-        latest = _latest_version(session, row.id)
-        born_at = (latest.published_at if latest else None) or row.first_seen_at
-        row.revisit_step, row.next_visit_at = self.policy.next_visit(now, row.revisit_step or 0, outcome, born_at)
-
-    def _visit_without_article(self, session: Session, row: ArticleRow | None, record: FetchRecord,
-                               fetch: Fetch) -> str:
-        if row is not None and record.http_status in GONE_STATUSES:
-            row.gone_at = row.gone_at or record.fetched_at
-            return "gone"
-        # visits of known articles that need no extraction took the bulk path (revisits.py)
-        if record.outcome in ("not_modified", "unchanged"):
-            fetch.error = f"{record.outcome} reported for {record.url}, which is not in the archive"
-            return "error"
-        return record.outcome or "error"
-
-    def _article_row(self, batch: _Batch, record: FetchRecord, row: ArticleRow | None,
-                     url: str | None = None) -> ArticleRow:
-        """``row`` (the article the visit belongs to, if known) or a new article under
-        ``url`` (default: the page's canonical), with the visit's validators and URLs."""
-        session, article = batch.session, record.article
-        if record.source not in batch.source_ids:
-            raise KeyError(f"unknown source {record.source!r}; sources are {sorted(batch.source_ids)}")
-        if row is None:
-            row = _same_text_elsewhere_in_source(session, batch.source_ids[record.source], article)
-        if row is None:
-            row = ArticleRow(source_id=batch.source_ids[record.source], url=url or article.url,
-                             first_seen_at=record.fetched_at, last_changed_at=record.fetched_at,
-                             last_fetched_at=record.fetched_at)
-            session.add(row)
-            session.flush()
-        claimed = (record.url, *record.urls) if url else (article.url, record.url, *record.urls)
-        _remember_urls(session, row, claimed, record.fetched_at)
-        row.etag, row.last_modified = record.etag, record.last_modified
-        row.raw_hash = record.raw_hash or row.raw_hash
-        if record.warc and record.warc["record_type"] == "response":
-            row.capture_record_id, row.capture_url = record.warc["record_id"], record.url
-            row.capture_date, row.capture_digest = record.warc["date"], record.warc["payload_digest"]
-        row.gone_at = None
-        return row
-
-    def _save_version(self, batch: _Batch, row: ArticleRow, record: FetchRecord) -> tuple[str, ArticleVersion]:
-        """The outcome and the version: a new one, or the newest when nothing changed."""
-        session, article = batch.session, record.article
-        latest = _latest_version(session, row.id)
-        digest = version_hash(article)
-        if latest is not None and latest.content_hash == digest:
-            return "unchanged", latest
-        size = change_size(latest.text if latest else None, article.text)
-        earlier = session.scalar(select(ArticleVersion.version).where(
-            ArticleVersion.article_id == row.id, ArticleVersion.content_hash == digest)
-            .order_by(ArticleVersion.version).limit(1))
-        fingerprint = simhash(article.text)
-        version = ArticleVersion(
-            article_id=row.id, version=(latest.version if latest else 0) + 1, fetched_at=record.fetched_at,
-            title=article.title, authors=list(article.authors), published_at=article.published_at,
-            modified_at=article.modified_at, language=article.language, section=article.section,
-            tags=list(article.tags), summary=article.summary, text=article.text, cited_url=article.cited_url,
-            content_hash=digest, same_as_version=earlier, simhash=fingerprint, extractor_version=article.extractor,
-            cause=record.cause,
-            chars_added=size.chars_added, chars_removed=size.chars_removed,
-            words_added=size.words_added, words_removed=size.words_removed)
-        session.add(version)
-        session.flush()
-        session.add_all(SimhashBand(band=band, value=value, version_id=version.id, article_id=row.id)
-                        for band, value in enumerate(simhash_bands(fingerprint)))
-        session.add_all(citation_row(value, version.id, row.id)
-                        for value in dict.fromkeys(filter(None, (article.cited_url, *article.citations))))
-        row.last_changed_at = record.fetched_at
-        link_article(session, row, version, batch.now, lambda url: _find_article(session, url, sources=self.sources))
-        return ("changed" if latest else "new"), version
-
     def save_reextraction(self, article_id: int, article: Article, captured_at: datetime) -> str:
         """A re-extraction of an archived page: 'unchanged', 'skipped' (only the generic
         fallback found text: as in a crawl, not a version of a known article), or a new
         version with cause 'reextract' (the extractor changed, not the site)."""
-        with self.session.begin() as session:
-            row = session.get(ArticleRow, article_id)
-            latest = _latest_version(session, article_id)
-            article = replace(article, url=row.url)
-            if latest is not None and latest.content_hash == version_hash(article):
+        with self.engine.begin() as connection:
+            url = connection.scalar(select(ArticleRow.url).where(ArticleRow.id == article_id))
+            latest = connection.scalar(select(ArticleVersion.content_hash).where(ArticleVersion.article_id == article_id)
+                                       .order_by(ArticleVersion.version.desc()).limit(1))
+            article = replace(article, url=url)
+            if latest is not None and latest == version_hash(article):
                 return "unchanged"
             if article.body_source == "generic":
                 return "skipped"
-            batch = _Batch(session, dict(session.execute(select(SourceRow.name, SourceRow.id)).all()))
-            record = FetchRecord(url=row.url, source=row.source.name, fetched_at=captured_at, article=article,
-                                 cause="reextract")
-            self._save_version(batch, row, record)
+            save_reextraction(connection, article_id, article, captured_at, self.url_forms, self.policy, utcnow())
             return "reextracted"
 
     # -- reading ------------------------------------------------------------
@@ -436,9 +243,8 @@ class Archive:
                     rows.setdefault(row.form, []).append(row)
         found: dict[Any, Validators | None] = {}
         for key, forms in forms_of.items():
-            candidates = [row for form in forms for row in rows.get(form, ())]
-            best = min(candidates, key=lambda row: (row.url not in forms, row.id), default=None)
-            found[key] = Validators(*best[1:]) if best is not None else None
+            best = pick_article(forms, [row._mapping for form in forms for row in rows.get(form, ())])
+            found[key] = Validators(*tuple(best.values())[1:]) if best is not None else None
         return found
 
     def article_for(self, url: str) -> ArticleRow | None:
@@ -502,33 +308,3 @@ def _find_article(session: Session, *urls: str, sources: dict[str, Source] | Non
 def _url_forms(url: str, sources: dict[str, Source]) -> list[str]:
     source = source_for_url(sources, url)
     return [url, canonicalize_url(url)] + ([source.canonical(url)] if source else [])
-
-
-def _remember_urls(session: Session, row: ArticleRow, urls: Iterable[str], seen_at: datetime) -> None:
-    for url in dict.fromkeys(urls):
-        if session.scalar(select(ArticleUrl.id).where(ArticleUrl.url == url)) is None:
-            session.add(ArticleUrl(article_id=row.id, url=url, first_seen_at=seen_at))
-
-
-def _is_same_article(session: Session, row: ArticleRow, article: Article) -> bool:
-    """Whether ``article`` is one of ``row``'s versions, or nearly (SimHash within
-    NEAR_DUPLICATE_BITS: what the archive calls a near-duplicate)."""
-    digest, fingerprint = version_hash(article), simhash(article.text)
-    versions = session.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
-                               .where(ArticleVersion.article_id == row.id))
-    return any(content_hash == digest or hamming(fingerprint, other) <= NEAR_DUPLICATE_BITS
-               for content_hash, other in versions)
-
-
-def _same_text_elsewhere_in_source(session: Session, source_id: int, article: Article) -> ArticleRow | None:
-    """The same source serving the identical article under another URL is one article."""
-    later = aliased(ArticleVersion)
-    newest = select(func.max(later.version)).where(later.article_id == ArticleRow.id).scalar_subquery()
-    return session.scalar(select(ArticleRow).join(ArticleVersion).where(
-        ArticleRow.source_id == source_id, ArticleVersion.content_hash == version_hash(article),
-        ArticleVersion.version == newest).limit(1))
-
-
-def _latest_version(session: Session, article_id: int) -> ArticleVersion | None:
-    return session.scalar(select(ArticleVersion).where(ArticleVersion.article_id == article_id)
-                          .order_by(ArticleVersion.version.desc()).limit(1))

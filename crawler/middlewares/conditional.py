@@ -1,13 +1,17 @@
 """Conditional re-fetch: send the archived article's validators (RFC 9110 §13.1).
 
-A known article is requested with If-None-Match / If-Modified-Since; the raw-body
-hash of its last capture rides along in ``meta['archive_raw_hash']`` so a server
-that ignores validators still costs no extraction when nothing changed.
+Which archived article a request's URL is (or that it is none) is resolved once and
+travels in ``meta[KNOWN]`` as ``(url, Validators | None)``: by the spider that already
+asked (discovery skips known URLs in one query per listing), else here, a batch of
+requests per query. From there it rides to the item and the store (``article_id``).
+A known article is requested with If-None-Match / If-Modified-Since; the raw-body hash
+of its last capture rides along in ``meta[KNOWN_RAW_HASH]`` so a server that ignores
+validators still costs no extraction when nothing changed.
 
-Two components: ``PrefetchValidatorsMiddleware`` (spider middleware) looks the
-validators up for the article requests a spider yields, a batch per query, and
-``ConditionalRequestMiddleware`` (downloader middleware) sets the headers, looking up
-itself whatever came without them (requests from pipelines, redirects to other URLs).
+Two components: ``PrefetchValidatorsMiddleware`` (spider middleware) resolves the
+article requests a spider yields, a batch per query, and ``ConditionalRequestMiddleware``
+(downloader middleware) sets the headers, resolving itself only a request that came
+unresolved (from a pipeline with prefetching off).
 """
 
 from __future__ import annotations
@@ -19,21 +23,24 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from ..archive.shared import archive_for
-from ..archive.store import Validators
+from ..archive.store import Archive, Validators
+from ..extensions.archive import archive_of
 from ..warc import PriorCapture
 
-# meta key: (url, Validators | None), looked up ahead for that exact URL
-PREFETCHED = "archive_validators"
+# meta keys: (url, Validators | None), the archived article ``url`` resolved to; and the
+# raw-body hash of its last capture, set once the request carries its validators
+KNOWN = "archive_known"
+KNOWN_RAW_HASH = "known_raw_hash"
 
 
 class PrefetchValidatorsMiddleware:
-    """Look up the archived validators of article requests in batches of
-    ``ARCHIVE_VALIDATORS_BATCH``: a re-crawl of N known pages makes N / batch queries
-    instead of N (one per request), which is most of a 304 re-crawl's archive time."""
+    """Resolve article requests in batches of ``ARCHIVE_VALIDATORS_BATCH``: a re-crawl of
+    N known pages makes N / batch queries instead of N (one per request), which is most
+    of a 304 re-crawl's archive time."""
 
-    def __init__(self, crawler: Crawler, batch_size: int):
-        self.crawler = crawler
+    def __init__(self, archive: Archive, stats: Any, batch_size: int):
+        self.archive = archive
+        self.stats = stats
         self.batch_size = batch_size
 
     @classmethod
@@ -43,7 +50,7 @@ class PrefetchValidatorsMiddleware:
         batch_size = crawler.settings.getint("ARCHIVE_VALIDATORS_BATCH")
         if batch_size < 1:
             raise NotConfigured("ARCHIVE_VALIDATORS_BATCH < 1: validators are looked up per request")
-        return cls(crawler, batch_size)
+        return cls(archive_of(crawler), crawler.stats, batch_size)
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for output in self._prefetched(start):
@@ -65,34 +72,33 @@ class PrefetchValidatorsMiddleware:
             yield done
 
     def _annotate(self, batch: list[Any]) -> list[Any]:
-        wanted = [o for o in batch if _needs_lookup(o)]
+        wanted = [o for o in batch if _unresolved(o)]
         if wanted:
-            found = archive_for(self.crawler).validators_of(o.url for o in wanted)
+            found = self.archive.validators_of(o.url for o in wanted)
             for request in wanted:
-                request.meta[PREFETCHED] = (request.url, found.get(request.url))
-            self.crawler.stats.inc_value("conditional/prefetched", len(wanted))
+                request.meta[KNOWN] = (request.url, found.get(request.url))
+            self.stats.inc_value("conditional/prefetched", len(wanted))
         return batch
 
 
 class ConditionalRequestMiddleware:
-    def __init__(self, crawler: Crawler):
-        self.crawler = crawler
+    def __init__(self, archive: Archive, stats: Any):
+        self.archive = archive
+        self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
         if not crawler.settings.getbool("ARCHIVE_CONDITIONAL_REQUESTS"):
             raise NotConfigured("ARCHIVE_CONDITIONAL_REQUESTS is off")
-        return cls(crawler)
+        return cls(archive_of(crawler), crawler.stats)
 
     def process_request(self, request: Request) -> None:
-        if not _needs_lookup(request):
-            return None  # not an article request, or already looked up (retry, redirect)
-        prefetched = request.meta.pop(PREFETCHED, None)
-        if prefetched is not None and prefetched[0] == request.url:
-            known: Validators | None = prefetched[1]
-        else:  # also tries the source's canonical form
-            known = archive_for(self.crawler).validators(request.url)
-        request.meta["archive_raw_hash"] = known.raw_hash if known else None
+        if not isinstance(request, Request) or "source" not in request.meta or KNOWN_RAW_HASH in request.meta:
+            return None  # not an article request, or it carries its validators already (retry, redirect)
+        if _unresolved(request):  # also tries the source's canonical form
+            request.meta[KNOWN] = (request.url, self.archive.validators(request.url))
+        known: Validators | None = request.meta[KNOWN][1]
+        request.meta[KNOWN_RAW_HASH] = known.raw_hash if known else None
         if known is None:
             return None
         if known.capture_record_id:  # what a WARC revisit record will refer to
@@ -102,9 +108,13 @@ class ConditionalRequestMiddleware:
             request.headers[b"If-None-Match"] = known.etag
         if known.last_modified and b"If-Modified-Since" not in request.headers:
             request.headers[b"If-Modified-Since"] = known.last_modified
-        self.crawler.stats.inc_value("conditional/request_known")
+        self.stats.inc_value("conditional/request_known")
         return None
 
 
-def _needs_lookup(output: Any) -> bool:
-    return isinstance(output, Request) and "source" in output.meta and "archive_raw_hash" not in output.meta
+def _unresolved(output: Any) -> bool:
+    """An article request whose archived article was not resolved for its own URL."""
+    if not isinstance(output, Request) or "source" not in output.meta:
+        return False
+    known = output.meta.get(KNOWN)
+    return known is None or known[0] != output.url

@@ -20,9 +20,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..archive.shared import archive_for
 from ..archive.records import DiscoveryRecord, FetchRecord
 from ..archive.store import Archive, Stored
+from ..extensions.archive import archive_of
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import ArchivedVisit, DiscoveryItem, PageItem
 from ..middlewares.failures import request_failed
@@ -34,27 +34,26 @@ RUN_STATUS = {"finished": "finished", "shutdown": "interrupted"}
 
 
 class ArchivePipeline:
-    def __init__(self, crawler: Crawler):
+    def __init__(self, crawler: Crawler, archive: Archive | None = None):
         self.crawler = crawler
         self.sources = sources_from_settings(crawler.settings)
-        self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE", 50)
+        self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE")
         self.batch_wait = crawler.settings.getfloat("ARCHIVE_BATCH_WAIT")
+        self.max_error_share = crawler.settings.getfloat("RUN_MAX_ERROR_SHARE")
         self.batch: list[FetchRecord] = []
         self.waiting: list[asyncio.Future[Stored] | None] = []  # one per visit in ``batch``
         self.timer: asyncio.TimerHandle | None = None
         self.timed_flushes: set[asyncio.Task] = set()
         self.discoveries: list[DiscoveryRecord] = []
-        self.archive: Archive | None = None
+        self.archive = archive
         self.run_id: int | None = None
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
-        return cls(crawler)
+        return cls(crawler, archive_of(crawler))
 
     def open_spider(self) -> None:
-        self.archive = archive_for(self.crawler)
-        self.max_error_share = self.crawler.settings.getfloat("RUN_MAX_ERROR_SHARE")
         for run_id in self.archive.interrupt_stale_runs():
             logger.warning("archive: crawl run %d was left running by a process that is gone; marked interrupted",
                            run_id)
@@ -71,11 +70,8 @@ class ArchivePipeline:
             raise DropItem("discovery recorded in the archive (feeds export visits)", log_level="DEBUG")
         source = self.sources.get(item.source)
         urls = (*item.urls, *(source.canonical(u) for u in item.urls)) if source else item.urls
-        self.batch.append((FetchRecord(
-            url=item.url, source=item.source, fetched_at=item.fetched_at, http_status=item.http_status,
-            article=item.article, outcome=item.outcome, error=item.error, crawl_run_id=self.run_id,
-            urls=tuple(dict.fromkeys(urls)), etag=item.etag, last_modified=item.last_modified,
-            raw_hash=item.raw_hash, short_body=item.short_body), item.warc))
+        self.batch.append((replace(item, crawl_run_id=self.run_id, urls=tuple(dict.fromkeys(urls)), html=None,
+                                   warc=None), item.warc))
         waiter = asyncio.get_running_loop().create_future()
         self.waiting.append(waiter)
         await self._flush_when_due(len(self.batch))
@@ -159,7 +155,7 @@ class ArchivePipeline:
             self.timer = asyncio.get_event_loop().call_later(self.batch_wait, self._timed_flush)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        if self.archive is None:
+        if self.run_id is None:  # the spider never opened
             return
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
         status, why = run_outcome(reason, stats, self.max_error_share)

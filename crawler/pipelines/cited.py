@@ -10,7 +10,8 @@ import logging
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from ..archive.shared import archive_for
+from ..extensions.archive import archive_of
+from ..middlewares.conditional import KNOWN
 from ..archive.records import DiscoveryRecord
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import PageItem
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 class FollowCitedPipeline:
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
+        self.archive = archive_of(crawler)
         self.sources = sources_from_settings(crawler.settings)
         self.followed: set[str] = set()
 
@@ -51,7 +53,7 @@ class FollowCitedPipeline:
 
     def _follow(self, url: str, source, item: PageItem) -> None:  # noqa: ANN001
         self.followed.add(url)
-        archive = archive_for(self.crawler)
+        archive = self.archive
         try:
             archive.record_discoveries([DiscoveryRecord(url=url, source=source.name, method="cited",
                                                         found_on=item.url, found_at=item.fetched_at)])
@@ -61,7 +63,8 @@ class FollowCitedPipeline:
             stop_for_full_disk(self.crawler, "the archive", archive_location(archive), exc)
             return
         spider = self.crawler.spider
-        if not archive.is_known(url) and hasattr(spider, "article_request"):
-            self.crawler.engine.crawl(spider.article_request(url, source))
+        # resolved here, once: the request carries the answer (middlewares/conditional.py)
+        if archive.validators(url) is None and hasattr(spider, "article_request"):
+            self.crawler.engine.crawl(spider.article_request(url, source, **{KNOWN: (url, None)}))
             self.crawler.stats.inc_value("cited/followed")
             logger.info("cited: %s cites %s (%s); crawling it", item.url, url, source.name)

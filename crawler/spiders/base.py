@@ -14,11 +14,10 @@ from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import Response, TextResponse
-from sqlalchemy.exc import SQLAlchemyError
 from twisted.python.failure import Failure
 
-from ..archive.db import ArchiveUrlError, archive_url, shown_url
-from ..archive.shared import archive_for
+from ..extensions.archive import archive_of
+from ..middlewares.conditional import KNOWN, KNOWN_RAW_HASH
 from ..discover import Announced
 from ..failures import RedirectRefused, describe_failure, failure_kind
 from ..items import DiscoveryItem, PageItem
@@ -52,7 +51,9 @@ class ArticleSpider(Spider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticleSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.configure(sources_from_settings(crawler.settings))
-        _open_archive(crawler)
+        # read once: the limits are asked per discovered URL and per listing page
+        spider.max_per_source = crawler.settings.getint("DISCOVER_MAX_PER_SOURCE")
+        spider.max_pages = crawler.settings.getint("DISCOVER_MAX_PAGES")
         return spider
 
     @classmethod
@@ -86,7 +87,8 @@ class ArticleSpider(Spider):
     def parse_article(self, response: Response) -> PageItem:
         item = PageItem(url=response.url, source=self._source_name(response.request), fetched_at=utcnow(),
                         http_status=response.status, urls=_urls(response.request, response.url),
-                        known_raw_hash=response.meta.get("archive_raw_hash"), warc=response.meta.get("warc"))
+                        article_id=_article_id(response.meta), known_raw_hash=response.meta.get(KNOWN_RAW_HASH),
+                        warc=response.meta.get("warc"))
         if response.status == 304:
             item.outcome = "not_modified"
         elif response.status >= 400:
@@ -132,17 +134,18 @@ class ArticleSpider(Spider):
         """Discovery items for the source's article URLs among ``entries``, and requests for
         the new ones within this run's limits."""
         pattern = re.compile(source.article_pattern) if source.article_pattern else None
-        archive = archive_for(self.crawler)
-        for entry in entries:
-            url = source.canonical(entry.url)
-            if not source.owns(url) or (pattern and not pattern.search(url)):
-                continue
+        wanted = [(entry, url) for entry in entries if (url := source.canonical(entry.url)) and source.owns(url)
+                  and not (pattern and not pattern.search(url))]
+        # Which of them are archived: one query per listing, and the answer rides with the
+        # request (meta KNOWN), so nothing downstream asks again.
+        known = archive_of(self.crawler).validators_of(url for _, url in wanted if url not in self.requested)
+        for entry, url in wanted:
             yield DiscoveryItem(url=url, source=source.name, method=method, found_on=found_on, found_at=utcnow(),
                                 published_at=entry.published_at, guid=entry.guid, title=entry.title)
             if self.since and entry.published_at and entry.published_at < self.since:
                 self.crawler.stats.inc_value("discover/too_old")
                 continue
-            if url in self.requested or archive.is_known(url):
+            if url in self.requested or known.get(url) is not None:
                 continue
             if not self._within_limits(source):
                 self.crawler.stats.inc_value("discover/over_limit")
@@ -150,7 +153,7 @@ class ArticleSpider(Spider):
             self.requested.add(url)
             self.per_source[source.name] = self.per_source.get(source.name, 0) + 1
             self.crawler.stats.inc_value(f"discover/{method}_article")
-            yield self.article_request(url, source)
+            yield self.article_request(url, source, **{KNOWN: (url, None)})
 
     def unreadable(self, response: Response, what: str) -> None:
         """A feed, sitemap or listing page that answered but cannot be read (a maintenance
@@ -159,24 +162,13 @@ class ArticleSpider(Spider):
                        counted=True)
 
     def _within_limits(self, source: Source) -> bool:
-        cap = self.crawler.settings.getint("DISCOVER_MAX_PER_SOURCE", 0)
+        cap = self.max_per_source
         if self.max_articles is not None and len(self.requested) >= self.max_articles:
             return False
         return not cap or self.per_source.get(source.name, 0) < cap
 
     def limit_reached(self) -> bool:
         return self.max_articles is not None and len(self.requested) >= self.max_articles
-
-
-def _open_archive(crawler: Crawler) -> None:
-    """Open (and migrate) the archive now: one that cannot be opened stops the crawl before
-    its engine starts, in one line that names it."""
-    try:
-        archive_for(crawler)
-    except SQLAlchemyError as exc:
-        url = shown_url(archive_url(crawler.settings.get("ARCHIVE_URL")))
-        cause = " ".join(str(getattr(exc, "orig", None) or exc).split())
-        raise ArchiveUrlError(f"ARCHIVE_URL {url}: cannot open the archive: {cause}") from exc
 
 
 def split_list(value: str | None) -> list[str]:
@@ -247,3 +239,9 @@ def sniff(body: bytes) -> str | None:
     if head[4:8] == b"ftyp":  # ISO media: MP4, AVIF, HEIC
         return "an MP4, AVIF or HEIC file"
     return next((what for magic, what in SIGNATURES if head.startswith(magic)), None)
+
+
+def _article_id(meta: dict) -> int | None:
+    """The archived article the request was resolved to (middlewares/conditional.py)."""
+    known = meta.get(KNOWN)
+    return known[1].article_id if known and known[1] is not None else None

@@ -39,7 +39,7 @@ class ListingsSpider(ArticleSpider):
             self.crawler.stats.inc_value("discover/listing_loop")
             return
         yield from self.announced(entries, source, "listing", response.url)
-        max_pages = self.crawler.settings.getint("DISCOVER_MAX_PAGES", 10)
+        max_pages = self.max_pages
         if next_url and page < max_pages and not self.limit_reached():
             yield self.listing_request(next_url, source.name, page + 1, seen | {signature})
         elif next_url and page >= max_pages:

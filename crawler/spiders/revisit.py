@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 from scrapy import Request
 
-from ..archive.shared import archive_for
+from ..extensions.archive import archive_of
 from .base import ArticleSpider, utcnow
 
 
@@ -15,8 +15,8 @@ class RevisitSpider(ArticleSpider):
     name = "revisit"
 
     async def start(self) -> AsyncIterator[Request]:
-        cap = self.crawler.settings.getint("REVISIT_MAX_PER_SOURCE", 200)
-        due = archive_for(self.crawler).due_articles(utcnow(), cap, self.sources.keys())
+        cap = self.crawler.settings.getint("REVISIT_MAX_PER_SOURCE")
+        due = archive_of(self.crawler).due_articles(utcnow(), cap, self.sources.keys())
         self.logger.info("revisit: %d article(s) due", len(due))
         for url, source in due:
             yield self.article_request(url, self.sources[source])

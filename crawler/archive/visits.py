@@ -1,0 +1,493 @@
+"""The one path that stores visits, whatever their outcome (new, changed, unchanged,
+not_modified, gone, error, skipped): set-based, a batch per transaction.
+
+A batch is resolved in two queries (the articles its URLs lead to, their newest
+versions); each page then costs only the statements its outcome needs (a new article:
+article, URLs, version, bands, near-duplicate and citation lookups), and the fetch rows
+and article updates of the whole batch are written by one executemany each. The batch
+runs optimistically inside one savepoint; when any page fails, that savepoint is rolled
+back and the batch is stored again with a savepoint per page, so a bad page becomes an
+``error`` fetch and the rest is kept (issue 11: ~37 ORM statements per new article and
+two store paths before; tests/test_store_path.py pins the ceilings).
+
+Versioning rules: see store.py's docstring and README "Versioning rules".
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
+from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
+from ..diskfull import is_out_of_space
+from ..extract import Article
+from ..schedule import RevisitPolicy
+from .links import citation_values, insert_ignoring_duplicates
+from .models import ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow
+from .records import FetchRecord
+
+logger = logging.getLogger(__name__)
+GONE_STATUSES = (404, 410)
+QUIET_OUTCOMES = ("not_modified", "unchanged")
+# Near-duplicate candidates read per new version: a band value shared by more articles
+# than this is boilerplate, not evidence (keeps the lookup's cost flat in the archive).
+MAX_NEAR_DUPLICATE_CANDIDATES = 64
+ARTICLE_COLUMNS = ("id", "source_id", "url", "first_seen_at", "last_fetched_at", "last_changed_at", "etag",
+                   "last_modified", "raw_hash", "gone_at", "revisit_step", "next_visit_at", "capture_record_id",
+                   "capture_url", "capture_date", "capture_digest")
+LATEST_COLUMNS = ("id", "version", "content_hash", "text", "published_at")
+FETCH_KEYS = ("crawl_run_id", "url", "article_id", "version_id", "fetched_at", "http_status", "outcome", "error",
+              "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_record_type")
+UrlForms = Callable[[str], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the archive made of one visit: its outcome, the version it created or matched
+    (none when nothing was extracted), the article's URL, the ``fetches.error`` note, and
+    the versioning rule that decided, if one of the junk rules did (a stat name)."""
+
+    outcome: str
+    version: int | None = None
+    article_url: str | None = None
+    error: str | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """Which article a visit's extracted text belongs to, and whether it may be a version."""
+
+    article: dict | None
+    trusted: bool = True
+    note: str | None = None
+    rule: str | None = None
+    url: str | None = None  # the URL a new article is archived under (default: the page's canonical)
+
+
+def pick_article(forms: Sequence[str], found: Iterable[dict]) -> dict | None:
+    """The one tie-break when several archived articles match a URL's forms: the article
+    whose own URL is among the forms (the canonical match) wins, then the oldest."""
+    return min(found, key=lambda a: (a["url"] not in forms, a["id"]), default=None)
+
+
+def store_visits(connection: Connection, records: Sequence[FetchRecord], url_forms: UrlForms,
+                 policy: RevisitPolicy, own_url: Callable[[str], str], now: datetime) -> list[Stored]:
+    """Store a batch of visits in the caller's transaction; returns what each became."""
+    savepoint = connection.begin_nested()
+    try:
+        stored = _Writer(connection, records, url_forms, policy, own_url, now).store(isolated=False)
+        savepoint.commit()
+        return stored
+    except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
+        savepoint.rollback()
+        if is_out_of_space(exc):
+            raise  # not a page's fault: nothing more can be written, the batch rolls back
+    return _Writer(connection, records, url_forms, policy, own_url, now).store(isolated=True)
+
+
+def save_reextraction(connection: Connection, article_id: int, article: Article, captured_at: datetime,
+                      url_forms: UrlForms, policy: RevisitPolicy, now: datetime) -> tuple[str, int]:
+    """A version made by re-running extraction over an archived page (cause 'reextract');
+    returns ('new'|'changed'|'unchanged', version number). No fetch: nothing was visited."""
+    writer = _Writer(connection, [], url_forms, policy, str, now)
+    state = writer.load_article(article_id)
+    outcome, version = writer.save_version(state, article, captured_at, "reextract")
+    writer.flush()
+    return outcome, version["version"]
+
+
+@dataclass
+class _Writer:
+    connection: Connection
+    records: Sequence[FetchRecord]
+    url_forms: UrlForms
+    policy: RevisitPolicy
+    own_url: Callable[[str], str]
+    now: datetime
+    articles: dict[int, dict] = field(default_factory=dict)  # article id -> its state (one dict per article)
+    by_url: dict[str, dict] = field(default_factory=dict)  # archived URL -> its article's state
+    latest: dict[int, dict] = field(default_factory=dict)  # article id -> its newest version
+    fetches: list[dict] = field(default_factory=list)
+    dirty: dict[int, dict] = field(default_factory=dict)  # articles to update, by id
+    citing: dict[str, list] = field(default_factory=dict)  # cited URL -> [(citing article id, language)]
+    same_text: dict[tuple[int, str], int] = field(default_factory=dict)  # (source id, newest text hash) -> id
+    digests: dict[int, tuple[Article, str]] = field(default_factory=dict)
+
+    def store(self, isolated: bool) -> list[Stored]:
+        self.source_ids = dict(self.connection.execute(select(SourceRow.name, SourceRow.id)).all())
+        self._resolve_batch()
+        if not isolated:
+            stored = [self.visit(record) for record in self.records]
+            self.flush()
+            return stored
+        return [self._visit_alone(record) for record in self.records]
+
+    def _visit_alone(self, record: FetchRecord) -> Stored:
+        """One page in its own savepoint: a failure is rolled back alone and stored as an
+        ``error`` fetch naming the problem."""
+        copies = {i: dict(a) for i, a in self.articles.items()}
+        before = (copies, {url: copies[a["id"]] for url, a in self.by_url.items()}, dict(self.latest),
+                  {url: list(c) for url, c in self.citing.items()}, dict(self.same_text))
+        try:
+            with self.connection.begin_nested():
+                stored = self.visit(record)
+                self.flush()
+                return stored
+        except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
+            if is_out_of_space(exc):
+                raise
+            self.articles, self.by_url, self.latest, self.citing, self.same_text = before
+            self.fetches, self.dirty = [], {}
+            exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
+            logger.error("archive: could not store %s: %s", record.url, exc)
+            error = f"archive rejected the extracted article: {exc}"
+            with self.connection.begin_nested():
+                self.connection.execute(insert(Fetch), [_fetch_row(record, outcome="error", error=error,
+                                                                   warc=False)])
+            return Stored("error", error=error)
+
+    # -- resolving ----------------------------------------------------------------
+
+    def _resolve_batch(self) -> None:
+        urls = {u for r in self.records for u in (r.url, *r.urls, r.article.url if r.article else None) if u}
+        forms = list(dict.fromkeys(f for u in urls for f in self.url_forms(u)))
+        if forms:
+            rows = self.connection.execute(
+                select(ArticleUrl.url.label("form"), *(getattr(ArticleRow, c) for c in ARTICLE_COLUMNS))
+                .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id).where(ArticleUrl.url.in_(forms)))
+            for row in rows.mappings():
+                self.by_url[row["form"]] = self.articles.setdefault(row["id"], {c: row[c] for c in ARTICLE_COLUMNS})
+            self._load_latest(self.articles)
+        extracted = [r for r in self.records if r.article is not None]
+        if extracted:
+            self._load_citing(forms)
+            self._load_same_text({self.digest(r.article) for r in extracted})
+
+    def _load_citing(self, forms: list[str]) -> None:
+        """Versions already archived that cite one of the batch's URLs (links for the
+        articles this batch archives; those it archives itself are added as they are)."""
+        rows = self.connection.execute(
+            select(Citation.url, ArticleVersion.article_id, ArticleVersion.language)
+            .join(ArticleVersion, ArticleVersion.id == Citation.version_id).where(Citation.url.in_(forms)))
+        for url, article_id, language in rows:
+            self.citing.setdefault(url, []).append((article_id, language))
+
+    def _load_same_text(self, digests: set[str]) -> None:
+        """Articles whose newest version has one of the batch's texts: the same source
+        serving the identical article under another URL is one article."""
+        newest = (select(func.max(ArticleVersion.version)).where(ArticleVersion.article_id == ArticleRow.id)
+                  .correlate(ArticleRow).scalar_subquery())
+        rows = self.connection.execute(
+            select(ArticleRow.source_id, ArticleVersion.content_hash, func.min(ArticleRow.id))
+            .join(ArticleVersion).where(ArticleVersion.content_hash.in_(digests), ArticleVersion.version == newest)
+            .group_by(ArticleRow.source_id, ArticleVersion.content_hash))
+        self.same_text.update({(source_id, digest): article_id for source_id, digest, article_id in rows})
+
+    def _load_latest(self, ids: Iterable[int]) -> None:
+        ids = set(ids) - set(self.latest)
+        if not ids:
+            return
+        newest = (select(ArticleVersion.article_id, func.max(ArticleVersion.version).label("version"))
+                  .where(ArticleVersion.article_id.in_(ids)).group_by(ArticleVersion.article_id).subquery())
+        rows = self.connection.execute(
+            select(ArticleVersion.article_id, *(getattr(ArticleVersion, c) for c in LATEST_COLUMNS))
+            .join(newest, (newest.c.article_id == ArticleVersion.article_id)
+                  & (newest.c.version == ArticleVersion.version)))
+        for row in rows.mappings():
+            self.latest[row["article_id"]] = {c: row[c] for c in LATEST_COLUMNS}
+
+    def resolved(self, record: FetchRecord) -> dict | None:
+        """The article the visit's request was resolved to before it was sent, if it was;
+        else the one its URLs lead to."""
+        if record.article_id is not None:
+            return self.load_article(record.article_id)
+        return self.find(record.url, *record.urls)
+
+    def digest(self, article: Article) -> str:
+        """The article's content hash, computed once per batch (normalising is most of it)."""
+        key = id(article)
+        if key not in self.digests:
+            self.digests[key] = (article, version_hash(article))  # the article is kept: its id stays its own
+        return self.digests[key][1]
+
+    def find(self, *urls: str) -> dict | None:
+        forms = list(dict.fromkeys(f for u in urls if u for f in self.url_forms(u)))
+        found = {a["id"]: a for f in forms if (a := self.by_url.get(f)) is not None}
+        return pick_article(forms, found.values())
+
+    def load_article(self, article_id: int) -> dict:
+        """An article the batch's URLs did not lead to (found by its text), as state."""
+        if article_id in self.articles:
+            return self.articles[article_id]
+        row = self.connection.execute(select(*(getattr(ArticleRow, c) for c in ARTICLE_COLUMNS))
+                                      .where(ArticleRow.id == article_id)).mappings().one()
+        state = self.articles[article_id] = dict(row)
+        self._load_latest([article_id])
+        return state
+
+    # -- one visit ------------------------------------------------------------------
+
+    def visit(self, record: FetchRecord) -> Stored:
+        fetch = _fetch_row(record, outcome=None, error=record.error)
+        verdict, version = _Verdict(None), None
+        if record.article is not None:
+            verdict = self.judge(record)
+            state, fetch["error"] = verdict.article, verdict.note
+            if verdict.trusted:
+                state = self.article_for_version(record, state, verdict.url)
+                fetch["outcome"], version = self.save_version(state, record.article, record.fetched_at, record.cause)
+                fetch["version_id"] = version["id"]
+            else:
+                fetch["outcome"] = "skipped"
+        else:
+            state = self.resolved(record)
+            fetch["outcome"] = self.visit_without_article(state, record, fetch)
+        if state is not None:
+            fetch["article_id"] = state["id"]
+            if fetch["outcome"] not in ("error", "skipped"):
+                state["last_fetched_at"] = max(state["last_fetched_at"], record.fetched_at)
+            latest = self.latest.get(state["id"])
+            born_at = (latest["published_at"] if latest else None) or state["first_seen_at"]
+            state["revisit_step"], state["next_visit_at"] = self.policy.next_visit(
+                record.fetched_at, state["revisit_step"] or 0, fetch["outcome"], born_at)
+            self.dirty[state["id"]] = state
+        self.fetches.append(fetch)
+        return Stored(fetch["outcome"], version=version["version"] if version else None,
+                      article_url=state["url"] if state is not None else None, error=fetch["error"],
+                      rule=verdict.rule)
+
+    def visit_without_article(self, state: dict | None, record: FetchRecord, fetch: dict) -> str:
+        if state is not None and record.http_status in GONE_STATUSES:
+            state["gone_at"] = state["gone_at"] or record.fetched_at
+            return "gone"
+        if record.outcome in QUIET_OUTCOMES:
+            latest = self.latest.get(state["id"]) if state is not None else None
+            if latest is None:
+                fetch["error"] = f"{record.outcome} reported for {record.url}, which is not in the archive"
+                return "error"
+            fetch["version_id"] = latest["id"]
+            self.remember_urls(state, (record.url, *record.urls), record.fetched_at)
+            _take_validators(state, record)
+            state["gone_at"] = None
+        return record.outcome or "error"
+
+    def judge(self, record: FetchRecord) -> _Verdict:
+        """The article an extracted page belongs to, and whether its text may be a version of
+        it (README "Versioning rules": junk never becomes a version of a known article).
+
+        The page's own URLs decide which article it is; its canonical link only when they
+        are unknown, and only for a page whose text is that article's (a CMS that points
+        every page at one canonical must not turn article B into article A's next version).
+        """
+        article, fetched = record.article, (record.url, *record.urls)
+        state = self.resolved(record)
+        notes, rule, url = [], None, None
+        # (a page's canonical is mostly its own URL: then there is nothing more to ask)
+        if state is None and not set(self.url_forms(article.url)) <= {f for u in fetched for f in self.url_forms(u)}:
+            state = self.find(article.url)
+            if state is not None and not self._is_same_article(state["id"], article):
+                url = self.own_url(record.url)
+                notes.append(f"canonical {article.url} points at a different article; kept separately as {url}")
+                rule, state = "canonical_conflict", None
+        if state is not None and article.body_source == "generic":
+            return _Verdict(state, False, f"body selectors matched nothing; {len(article.text)} chars of generic "
+                                          "text not trusted for a known article", "untrusted_generic_text")
+        if record.short_body:
+            if state is None:  # never a new article: the extractor's reason stands
+                return _Verdict(None, False, record.error, rule or "short_body_skipped")
+            notes.append(f"short body: {len(article.text)} characters in the source's body element; kept as a "
+                         "version of an archived article (retracted or emptied?)")
+            rule = "short_body_version"
+        return _Verdict(state, True, "; ".join(notes) or None, rule, url)
+
+    def _is_same_article(self, article_id: int, article: Article) -> bool:
+        """Whether ``article`` is one of the article's versions, or nearly (SimHash within
+        NEAR_DUPLICATE_BITS: what the archive calls a near-duplicate)."""
+        digest, fingerprint = self.digest(article), simhash(article.text)
+        versions = self.connection.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
+                                           .where(ArticleVersion.article_id == article_id))
+        return any(content_hash == digest or hamming(fingerprint, other) <= NEAR_DUPLICATE_BITS
+                   for content_hash, other in versions)
+
+    def article_for_version(self, record: FetchRecord, state: dict | None, url: str | None) -> dict:
+        """``state`` (the article the visit belongs to, if known) or a new article under
+        ``url`` (default: the page's canonical), with the visit's validators and URLs."""
+        article = record.article
+        if record.source not in self.source_ids:
+            raise KeyError(f"unknown source {record.source!r}; sources are {sorted(self.source_ids)}")
+        source_id = self.source_ids[record.source]
+        if state is None:
+            state = self._same_text_elsewhere_in_source(source_id, article)
+        if state is None:
+            at = record.fetched_at
+            state = {c: None for c in ARTICLE_COLUMNS} | {
+                "source_id": source_id, "url": url or article.url, "first_seen_at": at, "last_fetched_at": at,
+                "last_changed_at": at, "revisit_step": 0}
+            _take_validators(state, record)
+            state["id"] = self.connection.execute(
+                insert(ArticleRow).values({c: v for c, v in state.items() if c != "id"})).inserted_primary_key[0]
+            self.articles[state["id"]] = state
+        else:
+            _take_validators(state, record)
+            state["gone_at"] = None
+        claimed = (record.url, *record.urls) if url else (article.url, record.url, *record.urls)
+        self.remember_urls(state, claimed, record.fetched_at)
+        return state
+
+    def _same_text_elsewhere_in_source(self, source_id: int, article: Article) -> dict | None:
+        digest = self.digest(article)
+        found = self.same_text.get((source_id, digest))
+        if found is None:
+            return None
+        state = self.load_article(found)
+        newest = self.latest.get(found)  # a later version in this batch may have moved on
+        return state if newest is not None and newest["content_hash"] == digest else None
+
+    def remember_urls(self, state: dict, urls: Iterable[str], seen_at: datetime) -> None:
+        new = [u for u in dict.fromkeys(urls) if u and u not in self.by_url]
+        if new:
+            self.connection.execute(insert(ArticleUrl), [{"article_id": state["id"], "url": u, "first_seen_at": seen_at}
+                                                         for u in new])
+            self.by_url.update(dict.fromkeys(new, state))
+
+    # -- versions and links ---------------------------------------------------------
+
+    def save_version(self, state: dict, article: Article, fetched_at: datetime, cause: str) -> tuple[str, dict]:
+        """The outcome and the version: a new one, or the newest when nothing changed."""
+        latest, digest = self.latest.get(state["id"]), self.digest(article)
+        if latest is not None and latest["content_hash"] == digest:
+            return "unchanged", latest
+        earlier = None
+        if latest is not None:  # a return to an earlier state points at it
+            earlier = self.connection.scalar(select(func.min(ArticleVersion.version)).where(
+                ArticleVersion.article_id == state["id"], ArticleVersion.content_hash == digest))
+        size = change_size(latest["text"] if latest else None, article.text)
+        fingerprint = simhash(article.text)
+        version = {"version": (latest["version"] if latest else 0) + 1, "content_hash": digest,
+                   "text": article.text, "published_at": article.published_at}
+        version["id"] = self.connection.execute(insert(ArticleVersion).values(
+            article_id=state["id"], version=version["version"], fetched_at=fetched_at, title=article.title,
+            authors=list(article.authors), published_at=article.published_at, modified_at=article.modified_at,
+            language=article.language, section=article.section, tags=list(article.tags), summary=article.summary,
+            text=article.text, cited_url=article.cited_url, content_hash=digest, same_as_version=earlier,
+            simhash=fingerprint, extractor_version=article.extractor, cause=cause,
+            chars_added=size.chars_added, chars_removed=size.chars_removed, words_added=size.words_added,
+            words_removed=size.words_removed)).inserted_primary_key[0]
+        self.connection.execute(insert(SimhashBand), [
+            {"band": band, "value": value, "version_id": version["id"], "article_id": state["id"]}
+            for band, value in enumerate(simhash_bands(fingerprint))])
+        citations = [dict(c, version_id=version["id"], article_id=state["id"]) for c in citation_values(article)]
+        if citations:
+            self.connection.execute(insert(Citation), citations)
+        for citation in citations:
+            if citation["url"]:
+                self.citing.setdefault(citation["url"], []).append((state["id"], article.language))
+        self.same_text[(state["source_id"], digest)] = state["id"]
+        self.latest[state["id"]] = version
+        state["last_changed_at"] = fetched_at
+        self.dirty[state["id"]] = state
+        self._link(state, version["id"], fingerprint, article.language, [c["url"] for c in citations if c["url"]])
+        return ("changed" if latest else "new"), version
+
+    def _link(self, state: dict, version_id: int, fingerprint: int, language: str | None, cited: list[str]) -> None:
+        """Link a new version's article to its near-duplicates, to what it cites, and the
+        articles archived earlier that cite it."""
+        links = [(later, earlier, "duplicate_of", 1 - distance / 64)
+                 for later, earlier, distance in self._near_duplicates(state, fingerprint)]
+        links += [(state["id"], other, _citation_kind(language, other_language), 1.0)
+                  for other, other_language in self._cited(cited) if other != state["id"]]
+        citing = {c for url, a in self.by_url.items() if a is state for c in self.citing.get(url, ())}
+        links += [(other, state["id"], _citation_kind(other_language, language), 1.0)
+                  for other, other_language in sorted(citing, key=str) if other != state["id"]]
+        if links:
+            rows = {(f, t, k): {"from_article_id": f, "to_article_id": t, "kind": k, "score": s,
+                                "detected_at": self.now} for f, t, k, s in links}
+            self.connection.execute(insert_ignoring_duplicates(self.connection, ArticleLink), list(rows.values()))
+
+    def _near_duplicates(self, state: dict, fingerprint: int) -> list[tuple[int, int, int]]:
+        """(later, earlier, distance) per other article with a version within
+        NEAR_DUPLICATE_BITS: one lookup on the band index (its primary key), never a scan."""
+        if fingerprint == 0:
+            return []
+        query = (select(SimhashBand.article_id, ArticleVersion.simhash, ArticleRow.first_seen_at)
+                 .join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
+                 .join(ArticleRow, ArticleRow.id == SimhashBand.article_id)
+                 # OR of (band, value) pairs: SQLite searches its primary key per pair (MULTI-INDEX
+                 # OR), where a row-value IN scans the table
+                 .where(or_(*((SimhashBand.band == band) & (SimhashBand.value == value)
+                              for band, value in enumerate(simhash_bands(fingerprint)))),
+                        SimhashBand.article_id != state["id"])
+                 .limit(MAX_NEAR_DUPLICATE_CANDIDATES))
+        best: dict[int, tuple[int, datetime]] = {}
+        for other_id, other, seen in self.connection.execute(query):
+            distance = hamming(fingerprint, other)
+            if distance <= NEAR_DUPLICATE_BITS and distance < best.get(other_id, (65,))[0]:
+                best[other_id] = (distance, seen)
+        found = []
+        for other, (distance, seen) in sorted(best.items()):
+            earlier, later = sorted([(state["first_seen_at"], state["id"]), (seen, other)])
+            found.append((later[1], earlier[1], distance))
+        return found
+
+    def _cited(self, urls: list[str]) -> list[tuple[int, str | None]]:
+        """The archived articles these URLs lead to, with their newest version's language."""
+        if not urls:
+            return []
+        forms = {u: list(dict.fromkeys(self.url_forms(u))) for u in urls}
+        newest = (select(ArticleVersion.language).where(ArticleVersion.article_id == ArticleRow.id)
+                  .order_by(ArticleVersion.version.desc()).limit(1).correlate(ArticleRow).scalar_subquery())
+        rows = self.connection.execute(
+            select(ArticleUrl.url.label("form"), ArticleRow.id, ArticleRow.url, newest.label("language"))
+            .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id)
+            .where(ArticleUrl.url.in_({f for fs in forms.values() for f in fs}))).mappings().all()
+        found = []
+        for fs in forms.values():
+            best = pick_article(fs, [dict(r) for r in rows if r["form"] in fs])
+            if best is not None:
+                found.append((best["id"], best["language"]))
+        return found
+
+    # -- writing what the batch decided ----------------------------------------------
+
+    def flush(self) -> None:
+        """The batch's fetch rows and article updates: one executemany each."""
+        if self.fetches:
+            self.connection.execute(insert(Fetch), self.fetches)
+        if self.dirty:
+            columns = [c for c in ARTICLE_COLUMNS if c not in ("id", "source_id", "url", "first_seen_at")]
+            self.connection.execute(
+                update(ArticleRow).where(ArticleRow.id == bindparam("b_id"))
+                .values({c: bindparam(f"b_{c}") for c in columns}),
+                [{"b_id": s["id"], **{f"b_{c}": s[c] for c in columns}} for s in self.dirty.values()])
+        self.fetches, self.dirty = [], {}
+
+
+def _take_validators(state: dict, record: FetchRecord) -> None:
+    """The visit's validators and capture. One rule for every outcome: what the server sent
+    replaces what is stored, what it did not send is kept (a 304 need not repeat its ETag)."""
+    state["etag"] = record.etag or state["etag"]
+    state["last_modified"] = record.last_modified or state["last_modified"]
+    state["raw_hash"] = record.raw_hash or state["raw_hash"]
+    warc = record.warc
+    if warc and warc.get("record_type") == "response":
+        state["capture_record_id"], state["capture_url"] = warc["record_id"], record.url
+        state["capture_date"], state["capture_digest"] = warc["date"], warc["payload_digest"]
+
+
+def _fetch_row(record: FetchRecord, outcome: str | None, error: str | None, warc: bool = True) -> dict[str, Any]:
+    row = {"crawl_run_id": record.crawl_run_id, "url": record.url, "article_id": None, "version_id": None,
+           "fetched_at": record.fetched_at, "http_status": record.http_status, "outcome": outcome, "error": error}
+    return row | (record.warc_columns() if warc else dict.fromkeys(FETCH_KEYS[8:]))
+
+
+def _citation_kind(citing_language: str | None, cited_language: str | None) -> str:
+    if citing_language and cited_language and citing_language != cited_language:
+        return "translation_of"
+    return "cites"

@@ -1,0 +1,1 @@
+"""Scrapy extensions: components that own something for the whole crawl."""
