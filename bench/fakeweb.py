@@ -72,6 +72,13 @@ TEMPLATES = [
 ]
 
 
+# Article URLs of generated archives (store_scaling.py, query.py), one shape per source.
+URL_PATTERNS = {"znews": "https://znews.vn/bai-viet-{i}-post{n}.html",
+                "dantri": "https://dantri.com.vn/cong-nghe/bai-viet-{i}-2024{n:013d}.htm",
+                "developpez": "https://www.developpez.com/actu/{n}/Article-{i}/",
+                "01net": "https://www.01net.com/actualites/article-{i}.html",
+                "vietnamvn": "https://www.vietnam.vn/fr/article-{i}"}
+
 def mirror_file(root: Path, url: str) -> Path:
     """Where the mirror keeps a URL's page: <root>/<host>/<path>, index.html for a path ending in /."""
     path = root / url.split("://", 1)[1]

@@ -40,7 +40,7 @@ sys.path[:0] = [str(PROJECT_ROOT), str(Path(__file__).resolve().parent)]
 from crawler.archive.db import create_archive_engine  # noqa: E402
 from crawler.archive.migrate import current_revision, downgrade, upgrade  # noqa: E402
 from crawler.sources import load_sources  # noqa: E402
-from fakeweb import load_templates  # noqa: E402
+from fakeweb import URL_PATTERNS, load_templates  # noqa: E402
 from timing import code_state  # noqa: E402
 
 TARGET_MS = 50.0
@@ -49,11 +49,6 @@ SPAN = timedelta(days=365)
 CHUNK = 20_000  # versions per executemany round
 AUTHORS = ["Alex", *(f"Auteur {n}" for n in range(499))]
 ORIGINS = ["Bloomberg", "Reuters", "AFP", "The Verge", "TechCrunch", None, None]
-URL_PATTERNS = {"znews": "https://znews.vn/bai-viet-{i}-post{n}.html",
-                "dantri": "https://dantri.com.vn/cong-nghe/bai-viet-{i}-2024{n:013d}.htm",
-                "developpez": "https://www.developpez.com/actu/{n}/Article-{i}/",
-                "01net": "https://www.01net.com/actualites/article-{i}.html",
-                "vietnamvn": "https://www.vietnam.vn/fr/article-{i}"}
 
 
 def parse_args() -> argparse.Namespace:

@@ -41,7 +41,7 @@ from crawler.archive.store import Archive, FetchRecord  # noqa: E402
 from crawler.dedup import simhash_bands, version_hash  # noqa: E402
 from crawler.extract import Article  # noqa: E402
 from crawler.sources import load_sources  # noqa: E402
-from fakeweb import load_templates  # noqa: E402
+from fakeweb import URL_PATTERNS, load_templates  # noqa: E402
 from timing import code_state, function_timer, per_item, sql_timer, statement_key  # noqa: E402
 
 TARGET_RATIO = 1.2
@@ -50,11 +50,6 @@ CHUNK = 5000  # rows per executemany
 STORE_FUNCTIONS = ["_find_article", "_same_text_elsewhere_in_source", "_latest_version", "_near_duplicates",
                    "_citation_kind", "_add_link", "_remember_urls"]
 ARCHIVE_METHODS = ["_article_row", "_save_version", "_link"]
-URL_PATTERNS = {"znews": "https://znews.vn/bai-viet-{i}-post{n}.html",
-                "dantri": "https://dantri.com.vn/cong-nghe/bai-viet-{i}-2024{n:013d}.htm",
-                "developpez": "https://www.developpez.com/actu/{n}/Article-{i}/",
-                "01net": "https://www.01net.com/actualites/article-{i}.html",
-                "vietnamvn": "https://www.vietnam.vn/fr/article-{i}"}
 
 
 def parse_args() -> argparse.Namespace:
