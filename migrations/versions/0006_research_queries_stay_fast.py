@@ -1,5 +1,8 @@
-"""Research queries stay fast: indexes for README "Example queries", and a latest_versions
-view the planner can walk in date order.
+"""Research queries stay fast (indexes; latest_versions walkable in date order).
+
+Indexes for README "Example queries", and a latest_versions view the planner can walk in date
+order. Its first paragraph is one line: Alembic logs it at every upgrade, and a crawl's start-up
+report is kept short (tests/test_outage.py counts its lines).
 
 Measured by bench/query.py on 1,000,000 generated versions (SQLite 3.40, see bench/README.md):
 without these, the newest articles, the recent edits and "most edited this week" each scan the
