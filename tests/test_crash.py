@@ -91,6 +91,13 @@ def children(pid: int) -> list[int]:
     return [int(c) for c in path.read_text().split()] if path.exists() else []
 
 
+def wait_for_fetches(archive: Path, count: int, timeout: float = 120) -> None:
+    """Until the crawl has stored ``count`` fetch rows (or ``timeout`` seconds passed)."""
+    deadline = time.monotonic() + timeout
+    while count_rows(archive, "fetches") < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def warc_writer_of(pid: int) -> int:
     """The crawl's WARC writer process: the multiprocessing spawn child with a WARC file open
     (the others extract articles)."""
@@ -179,9 +186,7 @@ def test_a_dead_writer_process_is_replaced_and_no_visit_claims_a_capture_it_lack
     archive, warc_dir = tmp_path / "archive.db", tmp_path / "warc"
     crawl = start_crawl(crawl_command(server.url, archive, urls[:120], "-s", "DOWNLOAD_DELAY=0.2",
                                       "-s", "ARCHIVE_BATCH_SIZE=5"), tmp_path / "crawl.log")
-    deadline = time.monotonic() + 120
-    while count_rows(archive, "fetches") < 10 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_fetches(archive, 10)
     os.kill(warc_writer_of(crawl.pid), signal.SIGKILL)
     killed_at = count_rows(archive, "fetches")
     crawl.wait(timeout=300)

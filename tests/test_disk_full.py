@@ -17,7 +17,6 @@ import resource
 import sqlite3
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -31,8 +30,8 @@ from tests.conftest import (
     POSTGRES_URL, PROJECT_ROOT, drop_postgres_schema, generated_mirror, postgres_url, query, run_crawl,
 )
 from tests.test_crash import (
-    assert_archive_whole, assert_warc_files_pass_warcio_check, count_rows, crawl_command, start_crawl,
-    warc_writer_of,
+    assert_archive_whole, assert_warc_files_pass_warcio_check, crawl_command, start_crawl,
+    wait_for_fetches, warc_writer_of,
 )
 
 PAGES = 300
@@ -122,9 +121,7 @@ def test_a_write_the_warc_writer_cannot_make_is_an_error_visit_not_a_version(gen
     archive, warc_dir = tmp_path / "archive.db", tmp_path / "warc"
     crawl = start_crawl(crawl_command(server.url, archive, urls[:100], "-s", "DOWNLOAD_DELAY=0.2",
                                       "-s", "ARCHIVE_BATCH_SIZE=5"), tmp_path / "crawl.log")
-    deadline = time.monotonic() + 120
-    while count_rows(archive, "fetches") < 10 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_fetches(archive, 10)
     (current,) = warc_dir.glob("*.open")
     limit = current.stat().st_size + 100_000
     resource.prlimit(warc_writer_of(crawl.pid), resource.RLIMIT_FSIZE, (limit, limit))
