@@ -35,8 +35,11 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_ROOT), str(Path(__file__).resolve().parent)]
 
-from crawler.archive import store  # noqa: E402
-from crawler.archive.store import Archive, FetchRecord  # noqa: E402
+from crawler.archive import visits  # noqa: E402
+from crawler.archive.records import FetchRecord  # noqa: E402
+from crawler.archive.store import Archive  # noqa: E402
+from crawler.archive.validators import validators  # noqa: E402
+from crawler.archive.visits import record_fetches  # noqa: E402
 from crawler.mirror import MirrorServer  # noqa: E402
 from crawler.sources import load_sources, source_for_url  # noqa: E402
 from fakeweb import generate_web  # noqa: E402
@@ -48,8 +51,8 @@ MAX_ARG_BYTES = 131_072  # Linux MAX_ARG_STRLEN: the longest single argv string
 STATS_KEYS = ("elapsed_time_seconds", "downloader/response_status_count/200", "downloader/response_status_count/304",
               "extract/article", "extract/skipped_identical_body", "conditional/request_known", "cited/followed",
               "archive/new", "archive/not_modified", "archive/unchanged", "archive/error", "archive/skipped")
-STORE_FUNCTIONS = ["_find_article", "_url_forms", "_latest_version", "_remember_urls"]
-ARCHIVE_METHODS = ["_store", "_visit_without_article", "_schedule"]
+STORE_FUNCTIONS = ["_take_validators", "_fetch_row"]
+WRITER_METHODS = ["_resolve_batch", "visit", "visit_without_article", "flush"]
 
 
 def parse_args() -> argparse.Namespace:
@@ -143,23 +146,23 @@ def revisit_records(urls: list[str], outcome: str) -> list[FetchRecord]:
 
 
 def time_validators(archive: Archive, urls: list[str]) -> dict:
-    """ConditionalRequestMiddleware: one Archive.validators() per request."""
+    """ConditionalRequestMiddleware: one validators() lookup per request."""
     sources = load_sources()
     with sql_timer(archive.engine) as sql:
         started = time.perf_counter()
         for url in urls:
-            archive.validators(url, source_for_url(sources, url).canonical(url))
+            validators(archive, url, source_for_url(sources, url).canonical(url))
         seconds = time.perf_counter() - started
     return {"ms_per_page": 1000 * seconds / len(urls), "sql": per_item(sql, len(urls))}
 
 
 def time_store(archive: Archive, records: list[FetchRecord], batch: int = 50) -> dict:
     """ArchivePipeline: record_fetches in batches of ARCHIVE_BATCH_SIZE."""
-    with sql_timer(archive.engine) as sql, function_timer(store, STORE_FUNCTIONS) as functions, \
-            function_timer(Archive, ARCHIVE_METHODS) as methods:
+    with sql_timer(archive.engine) as sql, function_timer(visits, STORE_FUNCTIONS) as functions, \
+            function_timer(visits._Writer, WRITER_METHODS) as methods:
         started = time.perf_counter()
         for start in range(0, len(records), batch):
-            archive.record_fetches(records[start:start + batch])
+            record_fetches(archive, records[start:start + batch])
         seconds = time.perf_counter() - started
     return {"ms_per_page": 1000 * seconds / len(records), "sql": per_item(sql, len(records)),
             "functions": per_item({**methods, **functions}, len(records))}

@@ -1,6 +1,6 @@
 """Benchmark: per-article store + dedup cost as the archive grows.
 
-Target: the per-article cost of Archive.record_fetches at 100k archived articles is
+Target: the per-article cost of record_fetches (archive/visits.py) at 100k archived articles is
 <= 1.2x the cost at 1k.
 
     /tmp/venv/bin/python bench/store_scaling.py [--sizes 1000,100000] [--new 500] [--batch 50]
@@ -8,10 +8,10 @@ Target: the per-article cost of Archive.record_fetches at 100k archived articles
 For each size K: a fresh SQLite archive (Archive.open + sync_sources) is filled with K
 articles by executemany on the real tables in one transaction (articles, article_urls,
 article_versions with 3-6 KB texts -- the FTS5 trigger fires --, simhash_bands, fetches).
-Then Archive.record_fetches stores, in batches of --batch: --new new articles (distinct
+Then record_fetches stores, in batches of --batch: --new new articles (distinct
 ~4 KB texts, new URLs, every 5th citing an archived article) and as many unchanged
 re-visits of archived articles. Per-article time = batch time / batch size. SQL time per
-statement and time per store.py function show which statement scales. Prints figures,
+statement and time per archive/visits.py function show which statement scales. Prints figures,
 the query plans of the store's lookups, and writes bench/out/store_scaling.json.
 """
 
@@ -35,9 +35,13 @@ sys.path[:0] = [str(PROJECT_ROOT), str(Path(__file__).resolve().parent)]
 
 from sqlalchemy import event, select  # noqa: E402
 
-from crawler.archive import store  # noqa: E402
+from crawler.archive import visits  # noqa: E402
 from crawler.archive.models import ArticleRow, ArticleUrl, ArticleVersion, SimhashBand  # noqa: E402
-from crawler.archive.store import Archive, FetchRecord  # noqa: E402
+from crawler.archive.records import FetchRecord  # noqa: E402
+from crawler.archive.runs import start_run  # noqa: E402
+from crawler.archive.sources import sync_sources  # noqa: E402
+from crawler.archive.store import Archive  # noqa: E402
+from crawler.archive.visits import record_fetches  # noqa: E402
 from crawler.dedup import simhash_bands, version_hash  # noqa: E402
 from crawler.extract import Article  # noqa: E402
 from crawler.sources import load_sources  # noqa: E402
@@ -47,9 +51,9 @@ from timing import code_state, function_timer, per_item, sql_timer, statement_ke
 TARGET_RATIO = 1.2
 BASE_TIME = datetime(2025, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000  # rows per executemany
-STORE_FUNCTIONS = ["_find_article", "_same_text_elsewhere_in_source", "_latest_version", "_near_duplicates",
-                   "_citation_kind", "_add_link", "_remember_urls"]
-ARCHIVE_METHODS = ["_article_row", "_save_version", "_link"]
+STORE_FUNCTIONS = ["_citation_kind", "_fetch_row"]
+WRITER_METHODS = ["_resolve_batch", "article_for_version", "_same_text_elsewhere_in_source", "save_version", "_link",
+                  "_near_duplicates", "_cited", "remember_urls", "flush"]
 
 
 def parse_args() -> argparse.Namespace:
@@ -146,7 +150,7 @@ def bulk_generate(archive: Archive, size: int, revisit_ids: set[int], words: lis
     rng = random.Random(seed)
     pool = [paragraph(rng, words) for _ in range(3000)]
     source_ids = {name: archive_id for name, archive_id in archive_sources(archive).items()}
-    run_id = archive.start_run("bulk")
+    run_id = start_run(archive.engine, "bulk")
     revisits, rows = {}, []
     with archive.engine.begin() as connection:
         for number in range(1, size + 1):
@@ -196,23 +200,23 @@ def build_archive(args: argparse.Namespace, size: int, words: list[str], work: P
     """A fresh archive with ``size`` articles, ready to measure."""
     path = work / f"archive-{size}.db"
     archive = Archive.open(f"sqlite:///{path}")
-    archive.sync_sources(load_sources().values())
+    sync_sources(archive.engine, load_sources().values())
     tune(archive, args)
     revisit_ids = set(range(1, size + 1, max(1, size // args.new))[:args.new])
     started = time.perf_counter()
     revisits = bulk_generate(archive, size, revisit_ids, words, args.seed)
     print(f"K={size:>7,}: generated in {time.perf_counter() - started:.1f} s ({path.stat().st_size / 2**20:.0f} MB)",
           flush=True)
-    return {"size": size, "archive": archive, "revisits": list(revisits.values()), "run_id": archive.start_run("bench"),
+    return {"size": size, "archive": archive, "revisits": list(revisits.values()), "run_id": start_run(archive.engine, "bench"),
             "generate_seconds": time.perf_counter() - started, "db_mb": path.stat().st_size / 2**20}
 
 
 def timed_batch(archive: Archive, chunk: list[FetchRecord], totals: dict) -> None:
     """Store one batch; add its per-article ms, outcomes, SQL and function times to ``totals``."""
-    with sql_timer(archive.engine) as sql, function_timer(store, STORE_FUNCTIONS) as functions, \
-            function_timer(Archive, ARCHIVE_METHODS) as methods:
+    with sql_timer(archive.engine) as sql, function_timer(visits, STORE_FUNCTIONS) as functions, \
+            function_timer(visits._Writer, WRITER_METHODS) as methods:
         started = time.perf_counter()
-        outcomes = archive.record_fetches(chunk)
+        outcomes = record_fetches(archive, chunk)
         totals["per_article"].append(1000 * (time.perf_counter() - started) / len(chunk))
     for outcome in outcomes:
         outcome = getattr(outcome, "outcome", outcome)  # a Stored record, or (before) its outcome string
@@ -264,7 +268,7 @@ def explain(connection, sql: str, parameters=()) -> list[str]:  # noqa: ANN001
 
 
 def explicit_plans(archive: Archive, article: Article) -> dict[str, list[str]]:
-    """The near-duplicate candidate query and the URL lookup, built as store.py builds them."""
+    """The near-duplicate candidate query and the URL lookup, built as archive/readers.py and visits.py build them."""
     fingerprint = 0x5DEECE66D1234567
     clauses = [(SimhashBand.band == b) & (SimhashBand.value == v) for b, v in enumerate(simhash_bands(fingerprint))]
     near = (select(SimhashBand.article_id, ArticleVersion.simhash)
@@ -289,7 +293,7 @@ def captured_plans(archive: Archive, article: Article) -> dict[str, list[str]]:
 
     event.listen(archive.engine, "before_cursor_execute", capture)
     try:
-        archive.record_fetches(records_for([article], None))
+        record_fetches(archive, records_for([article], None))
     finally:
         event.remove(archive.engine, "before_cursor_execute", capture)
     with archive.engine.connect() as connection:

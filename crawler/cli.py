@@ -35,6 +35,7 @@ from .reextract import rebuild as rebuild_archive
 from .reextract import reextract as reextract_archive
 from .archive.models import ArticleLink, ArticleRow, ArticleVersion, SourceRow
 from .archive.search import latest_versions, search as search_archive
+from .archive.readers import article_for, links_of, versions_of
 from .archive.store import Archive, display_name
 from .dedup import word_diff
 
@@ -126,7 +127,7 @@ def search(args: argparse.Namespace, archive: Archive) -> int:
 def links(args: argparse.Namespace, archive: Archive) -> int:
     """List the articles this one duplicates, cites or translates, and those that do so to it."""
     article, _ = _article(archive, args.url)
-    found = archive.links_of(args.url)
+    found = links_of(archive, args.url)
     others = _latest(archive, {_other_id(link, article.id) for link in found})
     rows = [_link_json(link, article.id, others) for link in found]
     if args.json:
@@ -492,8 +493,8 @@ def _has_archive_tables(url: str) -> bool:
 
 def _article(archive: Archive, url: str) -> tuple[ArticleRow, list[ArticleVersion]]:
     """The article ``url`` leads to and its versions, oldest first; CliError if unknown."""
-    article = archive.article_for(url)
-    versions = archive.versions_of(url) if article is not None else []
+    article = article_for(archive, url)
+    versions = versions_of(archive, url) if article is not None else []
     if not versions:
         raise CliError(f"no article for {url} in this archive: check the URL, "
                        "or find the article with `archive search WORDS`")

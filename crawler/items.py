@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .archive.records import DiscoveryRecord, FetchRecord
-from .archive.store import Stored
+from .archive.visits import Stored
 
 
 # One visit: the spider's item is the archive's record (no copy between the layers).

@@ -22,7 +22,10 @@ from sqlalchemy import select
 
 from .archive.models import ArticleRow, Fetch, SourceRow
 from .archive.records import FetchRecord
+from .archive.runs import finish_run, start_run
+from .archive.sources import sync_sources
 from .archive.store import Archive
+from .archive.visits import record_fetch, save_reextraction
 from .extract import NotAnArticle, extract_article, extract_short_article
 from .extract.pool import ExtractPool, WorkerDied
 from .sources import source_for_url
@@ -78,16 +81,16 @@ def _refers_to(archive: Archive, fetch: Fetch, originals: dict[str, int]) -> int
 
 def rebuild(source: Archive, target: Archive) -> Counter:
     """Replay every archived visit of ``source`` into ``target``; returns outcome counts."""
-    target.sync_sources(source.sources.values())
-    run_id = target.start_run("rebuild", {"from": source.engine.url.render_as_string(hide_password=True)})
+    sync_sources(target.engine, source.sources.values())
+    run_id = start_run(target.engine, "rebuild", {"from": source.engine.url.render_as_string(hide_password=True)})
     counts: Counter = Counter()
     with source.session() as session:
         fetches = session.scalars(select(Fetch).order_by(Fetch.id)).all()
     by_fetch = {c.fetch.id: c for c in captures(source)}
     for fetch in fetches:
         record = _replayed(source, fetch, by_fetch.get(fetch.id), run_id)
-        counts[target.record_fetch(record)] += 1
-    target.finish_run(run_id, "finished", dict(counts))
+        counts[record_fetch(target, record)] += 1
+    finish_run(target.engine, run_id, "finished", dict(counts))
     return counts
 
 
@@ -158,4 +161,4 @@ async def _reextract_one(archive: Archive, pool: ExtractPool, article_id: int, c
         logger.warning("reextract: %s: %s", url, reason)
         counts["failed"] += 1
         return
-    counts[archive.save_reextraction(article_id, extraction.article, capture.fetch.fetched_at)] += 1
+    counts[save_reextraction(archive, article_id, extraction.article, capture.fetch.fetched_at)] += 1

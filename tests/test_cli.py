@@ -12,7 +12,10 @@ import pytest
 
 from crawler.archive.migrate import downgrade
 from crawler.archive.search import _search_like, fts5_query, parse_terms, search
-from crawler.archive.store import Archive, FetchRecord
+from crawler.archive.records import FetchRecord
+from crawler.archive.sources import sync_sources
+from crawler.archive.store import Archive
+from crawler.archive.visits import record_fetch
 from crawler.cli import main
 from crawler.extract import Article
 from crawler.sources import load_sources
@@ -51,12 +54,12 @@ VIETNAMVN = Article(
 
 
 def record(archive, article, source, minutes=0):
-    return archive.record_fetch(FetchRecord(url=article.url, source=source, fetched_at=T0 + timedelta(minutes=minutes),
+    return record_fetch(archive, FetchRecord(url=article.url, source=source, fetched_at=T0 + timedelta(minutes=minutes),
                                             http_status=200, article=article))
 
 
 def fill(archive):
-    archive.sync_sources(load_sources().values())
+    sync_sources(archive.engine, load_sources().values())
     assert record(archive, ZNEWS, "znews") == "new"
     assert record(archive, ZNEWS_B, "znews", minutes=60) == "changed"
     assert record(archive, ZNEWS, "znews", minutes=120) == "changed"  # back to A: v3 "same as v1"
@@ -108,7 +111,7 @@ def test_history_json(run):
 
 def test_history_shows_gone(run, archive_url):
     archive = Archive.open(archive_url)
-    archive.record_fetch(FetchRecord(url=ONE_NET.url, source="01net", fetched_at=T0 + timedelta(days=1),
+    record_fetch(archive, FetchRecord(url=ONE_NET.url, source="01net", fetched_at=T0 + timedelta(days=1),
                                      http_status=404))
     archive.close()
     status, out, _ = run("history", ONE_NET.url)

@@ -15,7 +15,9 @@ import pytest
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
+from crawler.archive.sources import sync_sources
 from crawler.archive.store import Archive
+from crawler.archive.visits import record_fetches
 from crawler.items import ArchivedVisit, PageItem
 from crawler.pipelines.archive import ArchivePipeline
 from crawler.sources import load_sources
@@ -136,15 +138,15 @@ def test_a_page_item_never_shows_its_html():
 # -- batching: a size OR a short timer --------------------------------------------------
 
 
-def test_items_wait_for_their_batch_which_is_written_when_full_or_when_its_time_is_up(tmp_path):
+def test_items_wait_for_their_batch_which_is_written_when_full_or_when_its_time_is_up(tmp_path, monkeypatch):
     settings = get_project_settings().copy_to_dict()
     settings.update(TWISTED_REACTOR_ENABLED=False, ARCHIVE_BATCH_SIZE=2, ARCHIVE_BATCH_WAIT=0.05)
     pipeline = ArchivePipeline.from_crawler(get_crawler(settings_dict=settings))
     pipeline.archive = Archive.open(f"sqlite:///{tmp_path / 'archive.db'}")
-    pipeline.archive.sync_sources(load_sources().values())
+    sync_sources(pipeline.archive.engine, load_sources().values())
     batches = []
-    record_fetches = pipeline.archive.record_fetches
-    pipeline.archive.record_fetches = lambda records: batches.append(len(records)) or record_fetches(records)
+    monkeypatch.setattr("crawler.pipelines.archive.record_fetches",
+                        lambda archive, records: batches.append(len(records)) or record_fetches(archive, records))
     t0 = datetime(2025, 7, 2, tzinfo=timezone.utc)
     items = [PageItem(url=f"https://znews.vn/gone-post{i}.html", source="znews", fetched_at=t0 + timedelta(minutes=i),
                       http_status=404, outcome="error", error="HTTP 404") for i in range(5)]

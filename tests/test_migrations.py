@@ -53,7 +53,11 @@ def test_upgrade_from_foundation_schema_with_data(tmp_path):
 
     from sqlalchemy import text
 
-    from crawler.archive.store import Archive, FetchRecord
+    from crawler.archive.readers import versions_of
+    from crawler.archive.records import FetchRecord
+    from crawler.archive.sources import sync_sources
+    from crawler.archive.store import Archive
+    from crawler.archive.visits import record_fetch
     from crawler.dedup import version_hash
     from crawler.extract import Article
     from crawler.sources import load_sources
@@ -83,12 +87,12 @@ def test_upgrade_from_foundation_schema_with_data(tmp_path):
 
     # the next crawl of the unchanged article adds no version
     archive = Archive(create_archive_engine(f"sqlite:///{path}"))
-    archive.sync_sources(load_sources().values())
+    sync_sources(archive.engine, load_sources().values())
     same = Article(url="https://znews.vn/a-post1.html", title="Tiêu đề", authors=("Hoàng Vũ",),
                    published_at=datetime(2025, 6, 30, 22, 30, tzinfo=timezone.utc), modified_at=None, language="vi",
                    section=None, tags=(), summary=None, text="Thế giới. Bản sửa.")
-    assert archive.versions_of(same.url)[-1].content_hash == version_hash(same)
-    assert archive.record_fetch(FetchRecord(url=same.url, source="znews", article=same,
+    assert versions_of(archive, same.url)[-1].content_hash == version_hash(same)
+    assert record_fetch(archive, FetchRecord(url=same.url, source="znews", article=same,
                                             fetched_at=datetime(2025, 7, 3, tzinfo=timezone.utc))) == "unchanged"
 
     downgrade(archive.engine, "0001")

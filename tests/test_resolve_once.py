@@ -1,11 +1,12 @@
 """Which archived article a request is, is asked once and travels with the request to the
 item (issue 11: it was asked up to six times per page, with three tie-breaks)."""
 
+import pytest
 from scrapy import Request
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
-from crawler.archive.store import Validators
+from crawler.archive.validators import Validators
 from crawler.archive.visits import pick_article
 from crawler.middlewares.conditional import KNOWN, KNOWN_RAW_HASH, ConditionalRequestMiddleware, \
     PrefetchValidatorsMiddleware
@@ -16,6 +17,8 @@ KNOWN_A = Validators(article_id=7, url=URL, etag='"e"', last_modified=None, raw_
 
 
 class CountingArchive:
+    """Stands in for the archive: the middlewares' lookups (archive/validators.py) count here."""
+
     def __init__(self):
         self.asked: list[str] = []
 
@@ -25,6 +28,13 @@ class CountingArchive:
 
     def validators_of(self, urls):
         return {url: self.validators(url) for url in urls}
+
+
+@pytest.fixture(autouse=True)
+def counted_lookups(monkeypatch):
+    monkeypatch.setattr("crawler.middlewares.conditional.validators", lambda archive, url: archive.validators(url))
+    monkeypatch.setattr("crawler.middlewares.conditional.validators_of",
+                        lambda archive, urls: archive.validators_of(urls))
 
 
 def stats() -> MemoryStatsCollector:

@@ -15,6 +15,7 @@ from sqlalchemy import inspect, text
 
 from crawler.archive.db import create_archive_engine
 from crawler.archive.migrate import downgrade, upgrade
+from crawler.archive.runs import finish_run, interrupt_stale_runs, start_run
 from crawler.archive.store import Archive
 from crawler.lock import Process, process_start
 from crawler.mirror import MirrorServer
@@ -77,26 +78,26 @@ def test_only_runs_of_dead_processes_on_this_host_are_marked_interrupted(archive
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     dead = Process(here.host, child.pid, process_start(child.pid))
     child.wait()
-    live = archive.start_run("sources")
-    killed = archive.start_run("feeds", process=dead)
-    elsewhere = archive.start_run("sitemaps", process=Process("other-host", dead.pid, dead.start))
-    before_0005 = archive.start_run("listings", process=Process(here.host, None, None))
-    finished = archive.start_run("revisit", process=dead)
-    archive.finish_run(finished, "finished", {})
+    live = start_run(archive.engine, "sources")
+    killed = start_run(archive.engine, "feeds", process=dead)
+    elsewhere = start_run(archive.engine, "sitemaps", process=Process("other-host", dead.pid, dead.start))
+    before_0005 = start_run(archive.engine, "listings", process=Process(here.host, None, None))
+    finished = start_run(archive.engine, "revisit", process=dead)
+    finish_run(archive.engine, finished, "finished", {})
 
-    assert archive.interrupt_stale_runs() == [killed]
+    assert interrupt_stale_runs(archive.engine) == [killed]
     rows = runs(archive)
     assert rows[killed].status == "interrupted" and rows[killed].finished_at is not None
     assert f"process {dead.pid} on {here.host}" in rows[killed].reason
     assert {rows[i].status for i in (live, elsewhere, before_0005)} == {"running"}
     assert rows[finished].status == "finished"
     assert (rows[live].host, rows[live].pid, rows[live].pid_start) == (here.host, here.pid, here.start)
-    assert archive.interrupt_stale_runs() == []
+    assert interrupt_stale_runs(archive.engine) == []
 
 
 def test_a_failed_run_keeps_its_reason(archive):
-    run_id = archive.start_run("feeds")
-    archive.finish_run(run_id, "failed", {"fetch/failed": 3}, "3 of 3 requests failed (connection refused)")
+    run_id = start_run(archive.engine, "feeds")
+    finish_run(archive.engine, run_id, "failed", {"fetch/failed": 3}, "3 of 3 requests failed (connection refused)")
     row = runs(archive)[run_id]
     assert (row.status, row.reason) == ("failed", "3 of 3 requests failed (connection refused)")
 
@@ -196,7 +197,7 @@ def test_a_crawl_that_is_still_running_is_never_marked_interrupted(extra_web, tm
     assert statuses == ["finished", "finished"]
 
 
-def test_a_run_whose_end_cannot_be_recorded_is_failed():
+def test_a_run_whose_end_cannot_be_recorded_is_failed(monkeypatch):
     from scrapy.spiders import Spider
     from scrapy.utils.test import get_crawler
     from sqlalchemy.exc import OperationalError
@@ -204,9 +205,12 @@ def test_a_run_whose_end_cannot_be_recorded_is_failed():
     from crawler.pipelines.archive import ArchivePipeline
 
     class FullDisk:
-        def finish_run(self, *args):
-            raise OperationalError("UPDATE crawl_runs", {}, sqlite3.OperationalError("database or disk is full"))
+        engine = None
 
+    def finish_run(*args):
+        raise OperationalError("UPDATE crawl_runs", {}, sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr("crawler.pipelines.archive.finish_run", finish_run)
     crawler = get_crawler(settings_dict={"LOG_LEVEL": "INFO"})
     pipeline = ArchivePipeline(crawler)
     pipeline.archive, pipeline.run_id, pipeline.max_error_share = FullDisk(), 7, 0.5

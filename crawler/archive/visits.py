@@ -10,14 +10,25 @@ back and the batch is stored again with a savepoint per page, so a bad page beco
 ``error`` fetch and the rest is kept (issue 11: ~37 ORM statements per new article and
 two store paths before; tests/test_store_path.py pins the ceilings).
 
-Versioning rules: see store.py's docstring and README "Versioning rules".
+Versioning rules (README "Versioning rules"):
+- a visit whose normalised content (title, authors, dates, summary, text) hashes the
+  same as the newest version adds a fetch and no version; anything else adds n+1;
+- a return to an earlier state is a new version with ``same_as_version`` set;
+- 304, or a raw body identical to the last one, is logged without extraction;
+- 404/410 on a known article marks it gone (versions kept); a later 200 clears that;
+- errors add a fetch row and change nothing else;
+- junk never becomes a version of a known article: text found only by the generic
+  fallback is skipped for it; a short body its source's selectors did find is a version
+  (a retraction), though never a new article; a page whose canonical link names an
+  archived article with other text is kept as an article of its own.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
@@ -31,6 +42,7 @@ from ..schedule import RevisitPolicy
 from .links import citation_values, insert_ignoring_duplicates
 from .models import ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow
 from .records import FetchRecord
+from .store import Archive, own_url, utcnow
 
 logger = logging.getLogger(__name__)
 GONE_STATUSES = (404, 410)
@@ -77,6 +89,36 @@ def pick_article(forms: Sequence[str], found: Iterable[dict]) -> dict | None:
     return min(found, key=lambda a: (a["url"] not in forms, a["id"]), default=None)
 
 
+def record_fetch(archive: Archive, record: FetchRecord) -> str:
+    """Store one visit; returns its outcome."""
+    return record_fetches(archive, [record])[0].outcome
+
+
+def record_fetches(archive: Archive, records: Sequence[FetchRecord]) -> list[Stored]:
+    """Store a batch of visits in one transaction; returns what each became. A record that
+    fails (bad data) is rolled back alone and stored as an ``error`` fetch naming the problem."""
+    with archive.engine.begin() as connection:
+        return store_visits(connection, records, archive.url_forms, archive.policy,
+                            partial(own_url, archive.sources), utcnow())
+
+
+def save_reextraction(archive: Archive, article_id: int, article: Article, captured_at: datetime) -> str:
+    """A re-extraction of an archived page: 'unchanged', 'skipped' (only the generic
+    fallback found text: as in a crawl, not a version of a known article), or a new
+    version with cause 'reextract' (the extractor changed, not the site)."""
+    with archive.engine.begin() as connection:
+        url = connection.scalar(select(ArticleRow.url).where(ArticleRow.id == article_id))
+        latest = connection.scalar(select(ArticleVersion.content_hash).where(ArticleVersion.article_id == article_id)
+                                   .order_by(ArticleVersion.version.desc()).limit(1))
+        article = replace(article, url=url)
+        if latest is not None and latest == version_hash(article):
+            return "unchanged"
+        if article.body_source == "generic":
+            return "skipped"
+        store_reextraction(connection, article_id, article, captured_at, archive.url_forms, archive.policy, utcnow())
+        return "reextracted"
+
+
 def store_visits(connection: Connection, records: Sequence[FetchRecord], url_forms: UrlForms,
                  policy: RevisitPolicy, own_url: Callable[[str], str], now: datetime) -> list[Stored]:
     """Store a batch of visits in the caller's transaction; returns what each became."""
@@ -92,7 +134,7 @@ def store_visits(connection: Connection, records: Sequence[FetchRecord], url_for
     return _Writer(connection, records, url_forms, policy, own_url, now).store(isolated=True)
 
 
-def save_reextraction(connection: Connection, article_id: int, article: Article, captured_at: datetime,
+def store_reextraction(connection: Connection, article_id: int, article: Article, captured_at: datetime,
                       url_forms: UrlForms, policy: RevisitPolicy, now: datetime) -> tuple[str, int]:
     """A version made by re-running extraction over an archived page (cause 'reextract');
     returns ('new'|'changed'|'unchanged', version number). No fetch: nothing was visited."""

@@ -23,7 +23,8 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from ..archive.store import Archive, Validators
+from ..archive.store import Archive
+from ..archive.validators import Validators, validators, validators_of
 from ..extensions.archive import archive_of
 from ..warc import PriorCapture
 
@@ -74,7 +75,7 @@ class PrefetchValidatorsMiddleware:
     def _annotate(self, batch: list[Any]) -> list[Any]:
         wanted = [o for o in batch if _unresolved(o)]
         if wanted:
-            found = self.archive.validators_of(o.url for o in wanted)
+            found = validators_of(self.archive, (o.url for o in wanted))
             for request in wanted:
                 request.meta[KNOWN] = (request.url, found.get(request.url))
             self.stats.inc_value("conditional/prefetched", len(wanted))
@@ -96,7 +97,7 @@ class ConditionalRequestMiddleware:
         if not isinstance(request, Request) or "source" not in request.meta or KNOWN_RAW_HASH in request.meta:
             return None  # not an article request, or it carries its validators already (retry, redirect)
         if _unresolved(request):  # also tries the source's canonical form
-            request.meta[KNOWN] = (request.url, self.archive.validators(request.url))
+            request.meta[KNOWN] = (request.url, validators(self.archive, request.url))
         known: Validators | None = request.meta[KNOWN][1]
         request.meta[KNOWN_RAW_HASH] = known.raw_hash if known else None
         if known is None:

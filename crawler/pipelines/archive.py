@@ -20,8 +20,12 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
+from ..archive.discoveries import record_discoveries
 from ..archive.records import DiscoveryRecord, FetchRecord
-from ..archive.store import Archive, Stored
+from ..archive.runs import finish_run, interrupt_stale_runs, start_run
+from ..archive.sources import sync_sources
+from ..archive.store import Archive
+from ..archive.visits import Stored, record_fetches
 from ..extensions.archive import archive_of
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import ArchivedVisit, DiscoveryItem, PageItem
@@ -54,12 +58,13 @@ class ArchivePipeline:
         return cls(crawler, archive_of(crawler))
 
     def open_spider(self) -> None:
-        for run_id in self.archive.interrupt_stale_runs():
+        for run_id in interrupt_stale_runs(self.archive.engine):
             logger.warning("archive: crawl run %d was left running by a process that is gone; marked interrupted",
                            run_id)
-        self.archive.sync_sources(self.sources.values())
+        sync_sources(self.archive.engine, self.sources.values())
         spider = self.crawler.spider
-        self.run_id = self.archive.start_run(spider.name, spider.run_args() if hasattr(spider, "run_args") else {})
+        args = spider.run_args() if hasattr(spider, "run_args") else {}
+        self.run_id = start_run(self.archive.engine, spider.name, args)
         self.crawler.signals.connect(self.request_failed, signal=request_failed)
         logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
@@ -111,9 +116,9 @@ class ArchivePipeline:
         records = [await self._with_raw_capture(record, warc) for record, warc in batch]
         try:
             if discoveries:
-                self.archive.record_discoveries(discoveries)
+                record_discoveries(self.archive.engine, discoveries)
             if records:
-                for record, stored, waiter in zip(records, self.archive.record_fetches(records), waiting):
+                for record, stored, waiter in zip(records, record_fetches(self.archive, records), waiting):
                     self._count(record.url, stored)
                     if waiter is not None:
                         waiter.set_result(stored)
@@ -160,7 +165,7 @@ class ArchivePipeline:
         stats = json.loads(json.dumps(self.crawler.stats.get_stats(), default=str))
         status, why = run_outcome(reason, stats, self.max_error_share)
         try:
-            self.archive.finish_run(self.run_id, status, stats, why)
+            finish_run(self.archive.engine, self.run_id, status, stats, why)
         except SQLAlchemyError as exc:  # a full disk, a lost server: the run stays 'running' until the next one
             status, why = "failed", f"its end could not be recorded: {' '.join(str(getattr(exc, 'orig', exc)).split())}"
         # what `scrapy crawl` and `archive recrawl` exit with

@@ -12,7 +12,9 @@ from scrapy.exceptions import NotConfigured
 
 from ..extensions.archive import archive_of
 from ..middlewares.conditional import KNOWN
+from ..archive.discoveries import record_discoveries
 from ..archive.records import DiscoveryRecord
+from ..archive.validators import validators
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import PageItem
 from .archive import archive_location
@@ -55,8 +57,8 @@ class FollowCitedPipeline:
         self.followed.add(url)
         archive = self.archive
         try:
-            archive.record_discoveries([DiscoveryRecord(url=url, source=source.name, method="cited",
-                                                        found_on=item.url, found_at=item.fetched_at)])
+            record_discoveries(archive.engine, [DiscoveryRecord(url=url, source=source.name, method="cited",
+                                                                found_on=item.url, found_at=item.fetched_at)])
         except Exception as exc:
             if not is_out_of_space(exc):
                 raise
@@ -64,7 +66,7 @@ class FollowCitedPipeline:
             return
         spider = self.crawler.spider
         # resolved here, once: the request carries the answer (middlewares/conditional.py)
-        if archive.validators(url) is None and hasattr(spider, "article_request"):
+        if validators(archive, url) is None and hasattr(spider, "article_request"):
             self.crawler.engine.crawl(spider.article_request(url, source, **{KNOWN: (url, None)}))
             self.crawler.stats.inc_value("cited/followed")
             logger.info("cited: %s cites %s (%s); crawling it", item.url, url, source.name)

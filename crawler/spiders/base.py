@@ -16,6 +16,7 @@ from scrapy.exceptions import IgnoreRequest, UsageError
 from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
+from ..archive.validators import validators_of
 from ..extensions.archive import archive_of
 from ..middlewares.conditional import KNOWN, KNOWN_RAW_HASH
 from ..discover import Announced
@@ -138,7 +139,7 @@ class ArticleSpider(Spider):
                   and not (pattern and not pattern.search(url))]
         # Which of them are archived: one query per listing, and the answer rides with the
         # request (meta KNOWN), so nothing downstream asks again.
-        known = archive_of(self.crawler).validators_of(url for _, url in wanted if url not in self.requested)
+        known = validators_of(archive_of(self.crawler), (url for _, url in wanted if url not in self.requested))
         for entry, url in wanted:
             yield DiscoveryItem(url=url, source=source.name, method=method, found_on=found_on, found_at=utcnow(),
                                 published_at=entry.published_at, guid=entry.guid, title=entry.title)

@@ -3,10 +3,12 @@ most overdue first, at most REVISIT_MAX_PER_SOURCE per source and run."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from scrapy import Request
+from scrapy.crawler import Crawler
 
+from ..archive.schedule import due_articles
 from ..extensions.archive import archive_of
 from .base import ArticleSpider, utcnow
 
@@ -14,9 +16,14 @@ from .base import ArticleSpider, utcnow
 class RevisitSpider(ArticleSpider):
     name = "revisit"
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> RevisitSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.max_due_per_source = crawler.settings.getint("REVISIT_MAX_PER_SOURCE")
+        return spider
+
     async def start(self) -> AsyncIterator[Request]:
-        cap = self.crawler.settings.getint("REVISIT_MAX_PER_SOURCE")
-        due = archive_of(self.crawler).due_articles(utcnow(), cap, self.sources.keys())
+        due = due_articles(archive_of(self.crawler).engine, utcnow(), self.max_due_per_source, self.sources.keys())
         self.logger.info("revisit: %d article(s) due", len(due))
         for url, source in due:
             yield self.article_request(url, self.sources[source])
