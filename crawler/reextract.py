@@ -118,7 +118,7 @@ def _warc_ref(archive: Archive, fetch: Fetch) -> dict | None:
     headers, _, _ = read_record(archive.warc_dir, fetch.warc_filename, fetch.warc_offset)
     return {"filename": fetch.warc_filename, "offset": fetch.warc_offset, "length": fetch.warc_length,
             "record_id": fetch.warc_record_id, "record_type": fetch.warc_record_type,
-            "date": headers.get_header("WARC-Date"), "payload_digest": headers.get_header("WARC-Payload-Digest")}
+            "date": headers.get_header("WARC-Date"), "capture_digest": headers.get_header("WARC-Payload-Digest")}
 
 
 def reextract(archive: Archive, source: str | None = None, since: datetime | None = None,

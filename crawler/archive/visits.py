@@ -419,7 +419,7 @@ class _Writer:
             authors=list(article.authors), published_at=article.published_at, modified_at=article.modified_at,
             language=article.language, section=article.section, tags=list(article.tags), summary=article.summary,
             text=article.text, cited_url=article.cited_url, content_hash=digest, same_as_version=earlier,
-            simhash=fingerprint, extractor_version=article.extractor, cause=cause,
+            simhash=fingerprint, extractor_version=article.extractor_version, cause=cause,
             chars_added=size.chars_added, chars_removed=size.chars_removed, words_added=size.words_added,
             words_removed=size.words_removed)).inserted_primary_key[0]
         self.connection.execute(insert(SimhashBand), [
@@ -520,7 +520,7 @@ def _take_validators(state: dict, record: FetchRecord) -> None:
     warc = record.warc
     if warc and warc.get("record_type") == "response":
         state["capture_record_id"], state["capture_url"] = warc["record_id"], record.url
-        state["capture_date"], state["capture_digest"] = warc["date"], warc["payload_digest"]
+        state["capture_date"], state["capture_digest"] = warc["date"], warc["capture_digest"]
 
 
 def _fetch_row(record: FetchRecord, outcome: str | None, error: str | None, warc: bool = True) -> dict[str, Any]:

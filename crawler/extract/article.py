@@ -59,8 +59,8 @@ class Article:
     cited_url: str | None = None
     # every origin the article names: URLs and names ("Bloomberg"), in order
     citations: tuple[str, ...] = ()
-    # which extractor and rules made this (see extractor_version)
-    extractor: str | None = None
+    # which extractor and rules made this (see extractor_version(); the version's column)
+    extractor_version: str | None = None
     # where the text came from: "site" (the source's body selectors matched) or "generic"
     # (no site selector matched; whole-page or generic candidates). A known article's
     # generic-only text is not trusted as a new version (README "Versioning rules").
@@ -106,7 +106,7 @@ def extract_article(html: str, url: str, rules: ExtractionRules | None = None) -
         text=body.text,
         cited_url=fields.cited_url(page, body.text, url, rules),
         citations=fields.citations(page, body.text, url, rules),
-        extractor=extractor_version(rules),
+        extractor_version=extractor_version(rules),
         body_source=body.source,
         body_stage=body.stage,
     )
@@ -120,7 +120,7 @@ def extract_short_article(html: str, url: str, rules: ExtractionRules) -> Articl
         article = extract_article(html, url, replace(rules, min_text_chars=0))
     except NotAnArticle:
         return None
-    return replace(article, extractor=extractor_version(rules))
+    return replace(article, extractor_version=extractor_version(rules))
 
 
 def _depth_note(root) -> str:  # noqa: ANN001 - an lxml element

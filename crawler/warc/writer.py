@@ -41,7 +41,7 @@ class PriorCapture:
     record_id: str
     url: str
     date: str  # WARC-Date of that record
-    payload_digest: str
+    capture_digest: str  # its WARC-Payload-Digest (``articles.capture_digest``)
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ class RecordRef:
     length: int
     record_id: str
     record_type: str  # response | revisit
-    payload_digest: str | None
+    capture_digest: str | None  # the record's WARC-Payload-Digest
     date: str
 
 
@@ -112,7 +112,7 @@ class WarcWriter:
         warc_headers = {"WARC-Date": date}
         prior = exchange.prior
         if prior is not None and exchange.status == 304:
-            record = builder.create_revisit_record(exchange.url, prior.payload_digest, prior.url, prior.date,
+            record = builder.create_revisit_record(exchange.url, prior.capture_digest, prior.url, prior.date,
                                                    http_headers=http_headers, warc_headers_dict=warc_headers)
             record.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED_PROFILE)
             record.rec_headers.add_header("WARC-Refers-To", prior.record_id)
@@ -121,7 +121,7 @@ class WarcWriter:
                                             length=len(exchange.body), http_headers=http_headers,
                                             warc_headers_dict=warc_headers)
         digest = record.rec_headers.get_header("WARC-Payload-Digest")
-        if prior is not None and digest == prior.payload_digest:
+        if prior is not None and digest == prior.capture_digest:
             record = builder.create_revisit_record(exchange.url, digest, prior.url, prior.date,
                                                    http_headers=http_headers, warc_headers_dict=warc_headers)
             record.rec_headers.add_header("WARC-Refers-To", prior.record_id)
