@@ -33,7 +33,7 @@ from scrapy.utils.response import response_status_message
 
 from ..archive.records import FetchRecord
 from ..failures import RobotsTxtRefused, describe_failure, failure_kind
-from ..sources import source_for_url, sources_from_settings
+from ..sources import Source, source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
 # signal: request_failed(record: FetchRecord, warc) for a failed request that has no errback
@@ -50,6 +50,8 @@ class FailuresMiddleware:
     def __init__(self, crawler: Crawler, debug: bool):
         self.crawler = crawler
         self.debug = debug
+        # read once: a row's source is looked up per failed request
+        self.sources = sources_from_settings(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FailuresMiddleware:
@@ -61,7 +63,7 @@ class FailuresMiddleware:
     def process_response(self, request: Request, response: Response) -> Response:
         if _failed_status(request, response.status):
             why = f"{request.url}: HTTP {response_status_message(response.status)}"
-            report_failure(self.crawler, request, why, f"HTTP {response.status}", response.status)
+            report_failure(self.crawler, self.sources, request, why, f"HTTP {response.status}", response.status)
         elif not _is_robots(request):
             self.crawler.stats.inc_value("fetch/requests")
         return response
@@ -71,18 +73,18 @@ class FailuresMiddleware:
             # a feed, sitemap or listing robots.txt kept us from: on record, but not a failure
             why = describe_failure(exception, request.url)
             logger.info("%s", why)
-            _send_row(self.crawler, request, why, None, outcome="skipped")
+            _send_row(self.crawler, self.sources, request, why, None, outcome="skipped")
             return None
         if isinstance(exception, IgnoreRequest):
             return None  # not fetched on purpose (robots.txt, offsite): not a failure
         why = describe_failure(exception, request.url)
-        report_failure(self.crawler, request, why, failure_kind(exception, why, request.url), None,
+        report_failure(self.crawler, self.sources, request, why, failure_kind(exception, why, request.url), None,
                        exception if self.debug else None)
         return None
 
 
-def report_failure(crawler: Crawler, request: Request, why: str, kind: str, status: int | None,
-                   exception: Exception | None = None, counted: bool = False) -> None:
+def report_failure(crawler: Crawler, sources: dict[str, Source], request: Request, why: str, kind: str,
+                   status: int | None, exception: Exception | None = None, counted: bool = False) -> None:
     """One log line, the run's counts and, for a request without errback, its ``fetches``
     row. Also for a discovery page that answered but cannot be read (``counted``: its
     answer was counted as a request already)."""
@@ -90,7 +92,7 @@ def report_failure(crawler: Crawler, request: Request, why: str, kind: str, stat
     count_failure(crawler.stats, kind, counted)
     request.meta[REPORTED] = True
     if request.errback is None:
-        _send_row(crawler, request, why, status)
+        _send_row(crawler, sources, request, why, status)
 
 
 def count_failure(stats, kind: str, counted: bool = False) -> None:  # noqa: ANN001 - Scrapy's StatsCollector
@@ -99,10 +101,11 @@ def count_failure(stats, kind: str, counted: bool = False) -> None:  # noqa: ANN
         stats.inc_value(key)
 
 
-def _send_row(crawler: Crawler, request: Request, why: str, status: int | None, outcome: str = "error") -> None:
+def _send_row(crawler: Crawler, sources: dict[str, Source], request: Request, why: str, status: int | None,
+              outcome: str = "error") -> None:
     """The ``fetches`` row of a request no spider callback will see, to the archive pipeline."""
     name = next((request.meta[k] for k in DISCOVERY_SOURCE_KEYS if k in request.meta), None)
-    source = name or getattr(source_for_url(sources_from_settings(crawler.settings), request.url), "name", "")
+    source = name or getattr(source_for_url(sources, request.url), "name", "")
     record = FetchRecord(url=request.url, source=source, fetched_at=datetime.now(timezone.utc),
                          http_status=status, outcome=outcome, error=why)
     crawler.signals.send_catch_log(request_failed, record=record, warc=request.meta.get("warc"))

@@ -11,6 +11,7 @@ from email.utils import parsedate_to_datetime
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
+from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -28,13 +29,16 @@ class BackoffRetryMiddleware(RetryMiddleware):
     """Scrapy's retries, waiting as the server asks (Retry-After) or 2^n × RETRY_BACKOFF_BASE
     seconds before retrying a 429 or 503, capped by RETRY_BACKOFF_MAX."""
 
+    def __init__(self, settings: BaseSettings):
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE")
+        self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX")
+
     def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status in (429, 503) and not request.meta.get("dont_retry"):
             tries = request.meta.get("retry_times", 0)
-            base = self.crawler.settings.getfloat("RETRY_BACKOFF_BASE", 2.0)
-            delay = retry_after(response) or base * 2 ** tries
-            slow_down(self.crawler, request, min(delay, self.crawler.settings.getfloat("RETRY_BACKOFF_MAX", 120.0)),
-                      f"HTTP {response.status}")
+            delay = retry_after(response) or self.backoff_base * 2 ** tries
+            slow_down(self.crawler, request, min(delay, self.backoff_max), f"HTTP {response.status}")
         return super().process_response(request, response)
 
 

@@ -10,5 +10,5 @@ from scrapy.downloadermiddlewares.useragent import UserAgentMiddleware
 class ContactUserAgentMiddleware(UserAgentMiddleware):
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ContactUserAgentMiddleware:
-        template = crawler.settings.get("USER_AGENT", "")
+        template = crawler.settings.get("USER_AGENT")
         return cls(template.replace("{contact}", crawler.settings.get("CONTACT_URL") or "no contact given"))

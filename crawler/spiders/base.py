@@ -159,8 +159,8 @@ class ArticleSpider(Spider):
     def unreadable(self, response: Response, what: str) -> None:
         """A feed, sitemap or listing page that answered but cannot be read (a maintenance
         page, a cut body): a failed request of this run, with its ``fetches`` row."""
-        report_failure(self.crawler, response.request, f"{response.url}: {what}", "unreadable", response.status,
-                       counted=True)
+        report_failure(self.crawler, self.all_sources, response.request, f"{response.url}: {what}", "unreadable",
+                       response.status, counted=True)
 
     def _within_limits(self, source: Source) -> bool:
         cap = self.max_per_source
