@@ -34,7 +34,7 @@ from .db import create_archive_engine, create_readonly_engine, default_warc_dir
 from .migrate import check_current, upgrade
 
 
-@dataclass
+@dataclass(eq=False)  # one archive is itself: compared and hashed by identity
 class Archive:
     """An archive database: open it with :meth:`open`, which also migrates it."""
 

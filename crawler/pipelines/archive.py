@@ -24,7 +24,7 @@ from ..archive.discoveries import record_discoveries
 from ..archive.records import DiscoveryRecord, FetchRecord
 from ..archive.runs import finish_run, interrupt_stale_runs, start_run
 from ..archive.sources import sync_sources
-from ..archive.store import Archive
+from ..archive.store import Archive, display_name
 from ..archive.visits import Stored, record_fetches
 from ..extensions.archive import archive_of
 from ..diskfull import is_out_of_space, stop_for_full_disk
@@ -129,7 +129,7 @@ class ArchivePipeline:
             if not is_out_of_space(exc):
                 raise
             self.crawler.stats.inc_value("archive/not_stored", len(records))
-            stop_for_full_disk(self.crawler, "the archive", archive_location(self.archive), exc)
+            stop_for_full_disk(self.crawler, "the archive", display_name(self.archive.engine), exc)
 
     def _count(self, url: str, stored: Stored) -> None:
         self.crawler.stats.inc_value(f"archive/{stored.outcome}")
@@ -206,9 +206,3 @@ async def _warc_record(warc: Future | dict | None) -> dict | None:
     if not isinstance(warc, Future):
         return warc
     return asdict(warc.result() if warc.done() else await asyncio.wrap_future(warc))
-
-
-def archive_location(archive: Archive) -> str:
-    """The archive's file, or its URL without password."""
-    url = archive.engine.url
-    return url.database if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)

@@ -14,10 +14,10 @@ from ..extensions.archive import archive_of
 from ..middlewares.conditional import KNOWN
 from ..archive.discoveries import record_discoveries
 from ..archive.records import DiscoveryRecord
+from ..archive.store import display_name
 from ..archive.validators import validators
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import PageItem
-from .archive import archive_location
 from ..sources import source_for_url, sources_from_settings
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class FollowCitedPipeline:
         except Exception as exc:
             if not is_out_of_space(exc):
                 raise
-            stop_for_full_disk(self.crawler, "the archive", archive_location(archive), exc)
+            stop_for_full_disk(self.crawler, "the archive", display_name(archive.engine), exc)
             return
         spider = self.crawler.spider
         # resolved here, once: the request carries the answer (middlewares/conditional.py)
