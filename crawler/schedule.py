@@ -10,17 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-DEFAULT_INTERVALS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=6), timedelta(days=1),
-                     timedelta(days=7), timedelta(days=30))
+from . import settings as defaults  # REVISIT_*: the defaults live in settings.py only
+
+DEFAULT_INTERVALS = tuple(timedelta(minutes=m) for m in defaults.REVISIT_INTERVALS)
 
 
 @dataclass(frozen=True)
 class RevisitPolicy:
     intervals: tuple[timedelta, ...] = DEFAULT_INTERVALS
     # While younger than this (since publication, else first seen), never back off past young_max_step.
-    young_age: timedelta = timedelta(days=2)
-    young_max_step: int = 1
-    gone_interval: timedelta = timedelta(days=30)
+    young_age: timedelta = timedelta(hours=defaults.REVISIT_YOUNG_HOURS)
+    young_max_step: int = defaults.REVISIT_YOUNG_MAX_STEP
+    gone_interval: timedelta = timedelta(days=defaults.REVISIT_GONE_DAYS)
 
     @classmethod
     def from_minutes(cls, intervals: list, young_hours: float, young_max_step: int, gone_days: float) -> RevisitPolicy:

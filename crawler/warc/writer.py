@@ -28,6 +28,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from ..settings import WARC_MAX_SIZE, WARC_PREFIX  # the defaults live in one place
 from .repair import OPEN_SUFFIX, is_file_of, lock_exclusively, repair_directory
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class RecordRef:
 class WarcWriter:
     """Thread-safe writer of one directory of WARC files, rotated at ``max_size`` bytes."""
 
-    def __init__(self, directory: str | Path, max_size: int = 1024 ** 3, prefix: str = "news-archive",
+    def __init__(self, directory: str | Path, max_size: int = WARC_MAX_SIZE, prefix: str = WARC_PREFIX,
                  fsync: bool = False):
         self.directory = Path(directory)
         self.max_size, self.prefix, self.fsync = max_size, prefix, fsync
