@@ -13,8 +13,9 @@ target_metadata = Base.metadata
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
-    # The FTS5 index and its shadow tables are made by hand (0002), not from models.
-    return not (type_ == "table" and name.startswith("articles_fts"))
+    # The search indexes are made by hand, not from models: SQLite's FTS5 table and its
+    # shadow tables (0002), PostgreSQL's articles_search (0009).
+    return not (type_ == "table" and name.startswith(("articles_fts", "articles_search")))
 
 
 def run_migrations(connection) -> None:  # noqa: ANN001

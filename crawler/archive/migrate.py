@@ -24,6 +24,10 @@ MIGRATIONS = PROJECT_ROOT / "migrations"
 # nothing; the revisions it runs are still logged.
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)?['\"]?", re.MULTILINE)
+# pg_advisory_xact_lock key taken by every migration of a PostgreSQL archive ("newsarch" in
+# ASCII). One key per database, not per schema: 0009 installs the unaccent extension, which
+# is database-wide, and two CREATE EXTENSIONs at once collide like two CREATE TABLEs do.
+MIGRATION_LOCK_KEY = int.from_bytes(b"newsarch", "big")
 
 
 def alembic_config():  # noqa: ANN201
@@ -119,10 +123,17 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def _run(engine: Engine, step, revision: str) -> None:  # noqa: ANN001
+    """Run an Alembic command in one transaction. On PostgreSQL it first takes an advisory
+    lock held until that transaction ends: simultaneous first runs on an empty database
+    (several crawler hosts started at once) wait for each other, and the later ones find the
+    schema made (issue 13; without it: ``UniqueViolation … pg_type_typname_nsp_index``).
+    SQLite needs none: the migration's BEGIN IMMEDIATE already queues every other writer."""
     config = alembic_config()
     migration_engine = create_archive_engine(engine.url.render_as_string(hide_password=False), foreign_keys=False)
     try:
         with migration_engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             step(config, revision)
     finally:

@@ -119,7 +119,8 @@ class Archive:
         process = process or Process.current()
         with self.session.begin() as session:
             run = CrawlRun(spider=spider, started_at=utcnow(), status="running", args=args or {},
-                           host=process.host, pid=process.pid, pid_start=process.start)
+                           host=process.host, pid=process.pid, pid_start=process.start,
+                           warc_dir=str(self.warc_dir.resolve()))
             session.add(run)
             session.flush()
             return run.id
