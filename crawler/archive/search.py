@@ -208,8 +208,8 @@ def _with_ellipses(headline: str, body: str) -> str:
     """``ts_headline``'s excerpt with … where it cuts the body, as FTS5's snippet()."""
     headline = " ".join(headline.split())
 
-    def plain(value: str) -> str:
-        return " ".join(value.replace(SNIPPET_OPEN, "").replace(SNIPPET_CLOSE, "").split())
+    def plain(value: str) -> str:  # the words only: the excerpt drops the body's last full stop
+        return " ".join(re.findall(r"\w+", value.replace(SNIPPET_OPEN, "").replace(SNIPPET_CLOSE, "")))
 
     excerpt, whole = plain(headline), plain(body)
     return ((SNIPPET_ELLIPSIS if not whole.startswith(excerpt) else "") + headline

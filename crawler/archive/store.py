@@ -34,6 +34,7 @@ from .db import create_archive_engine, create_readonly_engine, default_warc_dir
 from .migrate import check_current, upgrade
 from ..schedule import RevisitPolicy
 from .records import DiscoveryRecord, FetchRecord
+from .source_rows import sync_source_rows
 from .visits import Stored, pick_article, save_reextraction, store_visits
 from .models import (
     ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Discovery, SourceRow,
@@ -103,16 +104,9 @@ class Archive:
     # -- sources and runs -------------------------------------------------
 
     def sync_sources(self, sources: Iterable[Source]) -> None:
-        """Insert or refresh the sources table from the seeds."""
-        with self.session.begin() as session:
-            existing = {row.name: row for row in session.scalars(select(SourceRow))}
-            for source in sources:
-                row = existing.get(source.name) or SourceRow(name=source.name)
-                row.description = source.description
-                row.language = source.language
-                row.timezone = source.timezone
-                row.domains = list(source.domains)
-                session.add(row)
+        """Insert or refresh the sources table from the seeds (processes starting at once too)."""
+        with self.engine.begin() as connection:
+            sync_source_rows(connection, sources)
 
     def start_run(self, spider: str, args: dict[str, Any] | None = None, process: Process | None = None) -> int:
         """A new 'running' run, owned by ``process`` (default: this one)."""

@@ -1,0 +1,30 @@
+"""The ``sources`` rows, refreshed from the seeds at every crawl start, by every process.
+
+One ``INSERT … ON CONFLICT (name) DO UPDATE``: crawler processes started at once on one
+archive (issue 13) each refresh the same rows, and a read-then-insert let the second one
+fail on the unique name.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..sources import Source
+from .models import SourceRow
+
+REFRESHED = ("description", "language", "timezone", "domains")
+
+
+def sync_source_rows(connection: Connection, sources: Iterable[Source]) -> None:
+    """Insert the seeds' sources, or refresh the rows of those the archive has."""
+    rows = [{"name": s.name, "description": s.description, "language": s.language, "timezone": s.timezone,
+             "domains": list(s.domains)} for s in sources]
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(SourceRow).values(rows)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=[SourceRow.name], set_={c: statement.excluded[c] for c in REFRESHED}))
