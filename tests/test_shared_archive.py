@@ -5,11 +5,14 @@ PostgreSQL cases are skipped, saying why, where no server answers."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,8 +21,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from crawler.archive.db import default_warc_dir
-from crawler.archive.migrate import head_revision
+from crawler.archive.migrate import downgrade, head_revision, upgrade
+from crawler.archive.search import search
 from crawler.archive.store import Archive, FetchRecord
+from crawler.archive.visits import store_visits
 from crawler.extract import Article
 from crawler.lock import AlreadyRunning, ServerLock, run_lock
 from crawler.sources import load_sources
@@ -27,7 +32,7 @@ from tests.conftest import PROJECT_ROOT, drop_postgres_schema, postgres_url
 
 T0 = datetime(2025, 7, 2, tzinfo=timezone.utc)
 ARTICLES = 50
-BATCH = 10  # the crawl's batches are about this size (ARCHIVE_BATCH_SIZE)
+BATCH = 10  # five batches each (a crawl's batch is up to ARCHIVE_BATCH_SIZE pages)
 WAIT = 120  # seconds a process may take under load: generous, never a timing assertion
 SPAWN = multiprocessing.get_context("spawn")  # a fresh interpreter each, as separate hosts would be
 
@@ -196,7 +201,6 @@ def test_the_lock_of_a_killed_seeder_is_released_by_the_server(pg_url):
             lock = ServerLock(pg_url).acquire()
             break
         except AlreadyRunning:
-            import time
             time.sleep(0.2)
     assert lock is not None
     lock.release()
@@ -215,9 +219,6 @@ def test_archives_in_other_schemas_do_not_share_a_lock(pg_url):
 
 
 def test_the_postgresql_search_index_follows_the_newest_version_through_downgrade_and_upgrade(pg_url):
-    from crawler.archive.migrate import downgrade, upgrade
-    from crawler.archive.search import search
-
     archive = Archive.open(pg_url)
     archive.sync_sources(load_sources().values())
     first = article(1, "Bản đầu")
@@ -235,5 +236,31 @@ def test_the_postgresql_search_index_follows_the_newest_version_through_downgrad
         archive.record_fetch(FetchRecord(url=first.url, source="znews", http_status=200, article=third,
                                          fetched_at=T0 + timedelta(hours=2)))
         assert search(archive, "da nang") == [] and [hit.url for hit in search(archive, "ban ba")] == [first.url]
+    finally:
+        archive.close()
+
+
+def test_a_batch_that_loses_a_race_is_resolved_and_stored_again(pg_url, caplog):
+    """Deterministically: the other transaction holds the new article uncommitted, this
+    batch waits on its unique key, the other commits, and this one finds the article stored."""
+    archive = Archive.open(pg_url)
+    archive.sync_sources(load_sources().values())
+    (mine,), (theirs,) = visits("Bản đầu", 1, False)[0][:1], visits("Bản đầu", 0, False)[0][:1]
+    outcomes = []
+    caplog.set_level(logging.DEBUG, logger="crawler.archive.visits")
+    try:
+        with archive.engine.begin() as other:
+            store_visits(other, [theirs], archive.url_forms, archive.policy, str, T0)
+            blocker = other.execute(text("SELECT pg_backend_pid()")).scalar()
+            racer = threading.Thread(target=lambda: outcomes.extend(s.outcome for s in archive.record_fetches([mine])))
+            racer.start()
+            for _ in range(WAIT * 10):  # until the racer waits on our uncommitted row
+                if rows(pg_url, f"SELECT count(*) FROM pg_stat_activity WHERE {blocker} = ANY(pg_blocking_pids(pid))")[0][0]:
+                    break
+                time.sleep(0.1)
+        racer.join(WAIT)
+        assert outcomes == ["unchanged"]
+        assert "another process stored some of this batch first (UniqueViolation)" in caplog.text
+        assert rows(pg_url, "SELECT count(*), count(DISTINCT article_id) FROM article_versions")[0] == (1, 1)
     finally:
         archive.close()
