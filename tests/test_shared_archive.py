@@ -264,3 +264,14 @@ def test_a_batch_that_loses_a_race_is_resolved_and_stored_again(pg_url, caplog):
         assert rows(pg_url, "SELECT count(*), count(DISTINCT article_id) FROM article_versions")[0] == (1, 1)
     finally:
         archive.close()
+
+
+def test_a_seeder_that_cannot_reach_the_server_exits_2_in_one_line(capsys):
+    from crawler.recrawl import RecrawlOptions, run
+
+    status = run(RecrawlOptions(archive="postgresql+psycopg://postgres:secret@127.0.0.1:1/test",
+                                settings={"MIRROR_URL": "bundled"}))
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and line.startswith(
+        "archive recrawl: cannot take the recrawl lock in postgresql+psycopg://postgres:***@127.0.0.1:1/test: ")
+    assert "secret" not in line

@@ -142,12 +142,22 @@ def is_conflict(exc: BaseException) -> bool:
 def save_reextraction(connection: Connection, article_id: int, article: Article, captured_at: datetime,
                       url_forms: UrlForms, policy: RevisitPolicy, now: datetime) -> tuple[str, int]:
     """A version made by re-running extraction over an archived page (cause 'reextract');
-    returns ('new'|'changed'|'unchanged', version number). No fetch: nothing was visited."""
-    writer = _Writer(connection, [], url_forms, policy, str, now)
-    state = writer.load_article(article_id)
-    outcome, version = writer.save_version(state, article, captured_at, "reextract")
-    writer.flush()
-    return outcome, version["version"]
+    returns ('new'|'changed'|'unchanged', version number). No fetch: nothing was visited.
+    A crawl numbering a version of the same article meanwhile wins; this one then comes after it."""
+    attempt = 1
+    while True:
+        savepoint = connection.begin_nested()
+        try:
+            writer = _Writer(connection, [], url_forms, policy, str, now)
+            outcome, version = writer.save_version(writer.load_article(article_id), article, captured_at, "reextract")
+            writer.flush()
+            savepoint.commit()
+            return outcome, version["version"]
+        except STORE_ERRORS as exc:
+            savepoint.rollback()
+            if attempt == MAX_STORE_ATTEMPTS or not is_conflict(exc):
+                raise
+            attempt += 1
 
 
 @dataclass
