@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 from crawler.archive.db import archive_url, create_archive_engine
+from crawler.archive.migrate import lock_migrations
 from crawler.archive.models import Base
 
 config = context.config
@@ -27,6 +28,7 @@ def run_migrations(connection) -> None:  # noqa: ANN001
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        lock_migrations(connection)  # PostgreSQL: hosts migrating at once wait for each other
         context.run_migrations()
 
 

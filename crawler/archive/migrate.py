@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from .db import create_archive_engine, sqlite_readonly_uri
@@ -122,18 +122,22 @@ def downgrade(engine: Engine, revision: str) -> None:
     _run(engine, command.downgrade, revision)
 
 
+def lock_migrations(connection: Connection) -> None:
+    """On PostgreSQL, wait for the advisory lock of migrations, held until the caller's
+    transaction ends (migrations/env.py takes it before Alembic reads the revision):
+    simultaneous first runs on an empty database (several crawler hosts started at once)
+    wait for each other, and the later ones find the schema made (issue 13; without it:
+    ``UniqueViolation … pg_type_typname_nsp_index``). SQLite needs none: the migration's
+    BEGIN IMMEDIATE already queues every other writer."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+
+
 def _run(engine: Engine, step, revision: str) -> None:  # noqa: ANN001
-    """Run an Alembic command in one transaction. On PostgreSQL it first takes an advisory
-    lock held until that transaction ends: simultaneous first runs on an empty database
-    (several crawler hosts started at once) wait for each other, and the later ones find the
-    schema made (issue 13; without it: ``UniqueViolation … pg_type_typname_nsp_index``).
-    SQLite needs none: the migration's BEGIN IMMEDIATE already queues every other writer."""
     config = alembic_config()
     migration_engine = create_archive_engine(engine.url.render_as_string(hide_password=False), foreign_keys=False)
     try:
         with migration_engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
             config.attributes["connection"] = connection
             step(config, revision)
     finally:
