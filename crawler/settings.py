@@ -71,7 +71,7 @@ REVISIT_MAX_PER_SOURCE = 200
 
 # -- Scheduled runs (archive recrawl) -------------------------------------------------
 # Lock file that keeps cron runs of a SQLite archive from overlapping (None: <archive
-# file>.lock). A PostgreSQL archive is locked in its server (crawler/lock.py ServerLock).
+# file>.lock). A PostgreSQL archive is locked in its server (crawler/advisory_lock.py).
 RECRAWL_LOCK_FILE = None
 
 # -- Runs (crawl_runs) ----------------------------------------------------------------

@@ -26,7 +26,8 @@ from crawler.archive.search import search
 from crawler.archive.store import Archive, FetchRecord
 from crawler.archive.visits import store_visits
 from crawler.extract import Article
-from crawler.lock import AlreadyRunning, ServerLock, run_lock
+from crawler.advisory_lock import ServerLock
+from crawler.lock import AlreadyRunning, run_lock
 from crawler.sources import load_sources
 from tests.conftest import PROJECT_ROOT, drop_postgres_schema, postgres_url
 
@@ -185,7 +186,7 @@ def test_a_second_seeder_on_postgresql_is_refused_with_exit_75(pg_url):
 
 def test_the_lock_of_a_killed_seeder_is_released_by_the_server(pg_url):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from crawler.lock import ServerLock; "
+        [sys.executable, "-c", "import sys, time; from crawler.advisory_lock import ServerLock; "
                                "lock = ServerLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(600)", pg_url],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
     try:
