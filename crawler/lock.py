@@ -1,7 +1,11 @@
 """Who is running: one scheduled run at a time, and whether a run's process still lives.
 
-The run lock is an advisory lock file (flock), which the kernel drops when its holder
-dies, so a lock left by a killed run never blocks the next one. A crawl run records its
+The run lock of a SQLite archive is an advisory lock file (flock), which the kernel drops
+when its holder dies, so a lock left by a killed run never blocks the next one. A
+PostgreSQL archive is shared by several hosts, where a local file locks nothing: its run
+lock is a PostgreSQL advisory lock (:class:`ServerLock`), which the server drops when the
+holding session ends, killed process and dead host included (crawler/advisory_lock.py).
+A crawl run records its
 :class:`Process` (host, pid, start time) so that the next run can tell a killed run
 from a live one, even when the pid has been given to another process since.
 """
@@ -14,6 +18,10 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .advisory_lock import ServerLock
 
 
 class AlreadyRunning(RuntimeError):
@@ -60,6 +68,23 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def run_lock(url: str, lock_file: str | Path | None) -> RunLock | ServerLock:
+    """The recrawl lock of the archive at ``url``: in the server for PostgreSQL, else the
+    lock file (``lock_file``, else ``<archive file>.lock``, else ``./archive.lock``)."""
+    from sqlalchemy.engine import make_url
+
+    from . import advisory_lock  # imports this module: not at the top
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return advisory_lock.ServerLock(url)
+    if lock_file:
+        return RunLock(lock_file)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return RunLock(parsed.database + ".lock")
+    return RunLock("archive.lock")
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,11 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from .archive.db import archive_url, shown_url
-from .lock import AlreadyRunning, LockUnavailable, RunLock
+from .lock import AlreadyRunning, LockUnavailable, run_lock
 
 logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_LOCKED = 0, 1, 75
@@ -53,16 +51,6 @@ class SpiderResult:
         return f"{self.spider}: {self.status} — {self.why or f'{self.requests} requests, {self.failed} failed'}"
 
 
-def lock_path(settings_value: str | None, url: str) -> Path:
-    """RECRAWL_LOCK_FILE, else <archive file>.lock, else ./archive.lock."""
-    if settings_value:
-        return Path(settings_value)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        return Path(parsed.database + ".lock")
-    return Path("archive.lock")
-
-
 def run(options: RecrawlOptions) -> int:
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     from scrapy.utils.project import get_project_settings
@@ -80,7 +68,7 @@ def run(options: RecrawlOptions) -> int:
     try:
         check_startup(settings, spiders, args)
         url = archive_url(settings.get("ARCHIVE_URL"))
-        with RunLock(lock_path(settings.get("RECRAWL_LOCK_FILE"), url)):
+        with run_lock(url, settings.get("RECRAWL_LOCK_FILE")):  # PostgreSQL: in the server
             _open_archive(url)
             return _report(_crawl(settings, spiders, args), spiders)
     except AlreadyRunning as exc:

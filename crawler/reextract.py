@@ -82,7 +82,8 @@ def _refers_to(archive: Archive, fetch: Fetch, originals: dict[str, int]) -> int
 def rebuild(source: Archive, target: Archive) -> Counter:
     """Replay every archived visit of ``source`` into ``target``; returns outcome counts."""
     sync_sources(target.engine, source.sources.values())
-    run_id = start_run(target.engine, "rebuild", {"from": source.engine.url.render_as_string(hide_password=True)})
+    run_id = start_run(target.engine, "rebuild", {"from": source.engine.url.render_as_string(hide_password=True)},
+                       warc_dir=target.warc_dir)
     counts: Counter = Counter()
     with source.session() as session:
         fetches = session.scalars(select(Fetch).order_by(Fetch.id)).all()

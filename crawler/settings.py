@@ -40,7 +40,7 @@ CITED_FOLLOW = True
 # -- WARC (the raw web) --------------------------------------------------------
 # Write every HTTP exchange to WARC 1.1 files.
 WARC_ENABLED = True
-# Where (None: warc/ beside a SQLite archive, else ./warc).
+# Where (None: warc/ beside a SQLite archive, else ./warc/<host>-<database>).
 WARC_DIR = None
 # Start a new file past this many bytes.
 WARC_MAX_SIZE = 1024 ** 3
@@ -70,8 +70,8 @@ REVISIT_GONE_DAYS = 30
 REVISIT_MAX_PER_SOURCE = 200
 
 # -- Scheduled runs (archive recrawl) -------------------------------------------------
-# Lock file that keeps cron runs from overlapping (None: <archive file>.lock, or
-# ./archive.lock for a server database).
+# Lock file that keeps cron runs of a SQLite archive from overlapping (None: <archive
+# file>.lock). A PostgreSQL archive is locked in its server (crawler/advisory_lock.py).
 RECRAWL_LOCK_FILE = None
 
 # -- Runs (crawl_runs) ----------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from alembic import context
 
 from crawler.archive.db import archive_url, create_archive_engine
+from crawler.archive.migrate import lock_migrations
 from crawler.archive.models import Base
 
 config = context.config
@@ -13,8 +14,9 @@ target_metadata = Base.metadata
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
-    # The FTS5 index and its shadow tables are made by hand (0002), not from models.
-    return not (type_ == "table" and name.startswith("articles_fts"))
+    # The search indexes are made by hand, not from models: SQLite's FTS5 table and its
+    # shadow tables (0002), PostgreSQL's articles_search (0009).
+    return not (type_ == "table" and name.startswith(("articles_fts", "articles_search")))
 
 
 def run_migrations(connection) -> None:  # noqa: ANN001
@@ -26,6 +28,7 @@ def run_migrations(connection) -> None:  # noqa: ANN001
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        lock_migrations(connection)  # PostgreSQL: hosts migrating at once wait for each other
         context.run_migrations()
 
 

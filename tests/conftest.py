@@ -25,29 +25,30 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 POSTGRES_SCHEMA = f"archive_test_{os.getpid()}"
 
 
-def postgres_url() -> str:
-    """A fresh schema of the test PostgreSQL database; the test is skipped when none answers."""
+def postgres_url(suffix: str = "") -> str:
+    """A fresh schema of the test PostgreSQL database (``suffix``: another one, for a
+    fixture that outlives a test); the test is skipped when none answers."""
     pytest.importorskip("psycopg")
     from sqlalchemy import create_engine, text
 
     engine = create_engine(POSTGRES_URL)
     try:
         with engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE"))
-            connection.execute(text(f"CREATE SCHEMA {POSTGRES_SCHEMA}"))
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA}{suffix} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {POSTGRES_SCHEMA}{suffix}"))
     except Exception as exc:  # noqa: BLE001 - any failure to connect means "no server here"
         pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {exc.__class__.__name__}")
     finally:
         engine.dispose()
-    return f"{POSTGRES_URL}?options=-csearch_path%3D{POSTGRES_SCHEMA}"
+    return f"{POSTGRES_URL}?options=-csearch_path%3D{POSTGRES_SCHEMA}{suffix}"
 
 
-def drop_postgres_schema() -> None:
+def drop_postgres_schema(suffix: str = "") -> None:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(POSTGRES_URL)
     with engine.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA} CASCADE"))
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {POSTGRES_SCHEMA}{suffix} CASCADE"))
     engine.dispose()
 
 

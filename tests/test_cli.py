@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from crawler.archive.migrate import downgrade
-from crawler.archive.search import _search_like, fts5_query, parse_terms, search
+from crawler.archive.search import SNIPPET_TOKENS, _search_like, fts5_query, parse_terms, search
 from crawler.archive.records import FetchRecord
 from crawler.archive.sources import sync_sources
 from crawler.archive.store import Archive
@@ -19,7 +19,7 @@ from crawler.archive.visits import record_fetch
 from crawler.cli import main
 from crawler.extract import Article
 from crawler.sources import load_sources
-from tests.conftest import PROJECT_ROOT, postgres_url
+from tests.conftest import PROJECT_ROOT, drop_postgres_schema, postgres_url
 
 T0 = datetime(2025, 7, 2, 0, 0, tzinfo=timezone.utc)
 ZNEWS = Article(
@@ -77,8 +77,18 @@ def archive_url(tmp_path):
     return url
 
 
-@pytest.fixture
-def run(archive_url, capsys, monkeypatch):
+@pytest.fixture(scope="module")
+def postgresql_archive_url():
+    """The same archive on PostgreSQL, filled once for the read-only search tests."""
+    url = postgres_url("_cli")
+    archive = Archive.open(url)
+    fill(archive)
+    archive.close()
+    yield url
+    drop_postgres_schema("_cli")
+
+
+def runner(archive_url, capsys, monkeypatch):
     """``archive --archive URL args...`` in-process: (exit status, stdout, stderr)."""
     monkeypatch.delenv("ARCHIVE_URL", raising=False)
 
@@ -87,6 +97,18 @@ def run(archive_url, capsys, monkeypatch):
         out, err = capsys.readouterr()
         return status, out, err
     return run
+
+
+@pytest.fixture
+def run(archive_url, capsys, monkeypatch):
+    return runner(archive_url, capsys, monkeypatch)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def run_search(request, capsys, monkeypatch):
+    """``run`` on SQLite (FTS5) and on PostgreSQL (tsvector): one behaviour, same output."""
+    url = request.getfixturevalue("archive_url" if request.param == "sqlite" else "postgresql_archive_url")
+    return runner(url, capsys, monkeypatch)
 
 
 def test_history_lists_versions_with_change_sizes_and_flip_flop(run):
@@ -178,48 +200,49 @@ def test_show_a_missing_version(run):
     assert status == 2 and "no version 2: this article has versions 1" in err
 
 
-def test_search_without_diacritics_finds_vietnamese_and_french(run):
-    status, out, _ = run("search", "the gioi")
+def test_search_without_diacritics_finds_vietnamese_and_french(run_search):
+    status, out, _ = run_search("search", "the gioi")
     assert status == 0 and ZNEWS.url in out and "[thế] [giới]" in out
-    status, out, _ = run("search", "eleve", "--json")
+    status, out, _ = run_search("search", "eleve", "--json")
     hits = json.loads(out)
     assert [hit["url"] for hit in hits] == [DEVELOPPEZ.url] and "[élève]" in hits[0]["snippet"]
     assert hits[0]["published_at"] == "2025-06-14T13:24:00Z" and hits[0]["source"] == "developpez"
 
 
-def test_search_reads_only_the_newest_version(run):
-    _, out, err = run("search", "tri tue nhan tao")  # only v2 said it; v3 went back to "AI"
+def test_search_reads_only_the_newest_version(run_search):
+    _, out, err = run_search("search", "tri tue nhan tao")  # only v2 said it; v3 went back to "AI"
     assert ZNEWS.url not in out and "no article matches" in err
-    _, out, _ = run("search", 'tuyen nhan tai "dan dau"')  # "đầu" typed "dau": đ is a letter, not d + accent
-    assert ZNEWS.url in out and "[dẫn đầu]" in out
+    _, out, _ = run_search("search", 'tuyen nhan tai "dan dau"')  # "đầu" typed "dau": đ is a letter, not d + accent
+    # FTS5 marks the phrase, ts_headline each of its words
+    assert ZNEWS.url in out and ("[dẫn đầu]" in out or "[dẫn] [đầu]" in out)
 
 
 @pytest.mark.parametrize("terms", ['C++', "l'IA", 'Meta: "milliards', 'NEAR(meta) AND OR NOT', '*', "col:text",
                                    '"', '^meta', 'a - b', '(', 'zucker*'])
-def test_search_terms_with_punctuation_never_break_the_query(run, terms):
-    status, _, err = run("search", terms)
+def test_search_terms_with_punctuation_never_break_the_query(run_search, terms):
+    status, _, err = run_search("search", terms)
     assert status in (0, 2), err
     assert "Traceback" not in err and "database said" not in err
 
 
-def test_search_punctuation_is_literal(run):
-    _, out, _ = run("search", "C++ l'IA")
+def test_search_punctuation_is_literal(run_search):
+    _, out, _ = run_search("search", "C++ l'IA")
     assert DEVELOPPEZ.url in out
-    _, out, _ = run("search", "zucker*", "--limit", "2")
+    _, out, _ = run_search("search", "zucker*", "--limit", "2")
     assert out.count("https://") == 2
 
 
-def test_search_by_source(run):
-    _, everywhere, _ = run("search", "milliards")
+def test_search_by_source(run_search):
+    _, everywhere, _ = run_search("search", "milliards")
     assert {DEVELOPPEZ.url, ONE_NET.url, VIETNAMVN.url} <= set(everywhere.split())
-    status, out, _ = run("search", "milliards", "--source", "01net")
+    status, out, _ = run_search("search", "milliards", "--source", "01net")
     assert status == 0 and ONE_NET.url in out and DEVELOPPEZ.url not in out and VIETNAMVN.url not in out
-    status, _, err = run("search", "milliards", "--source", "lemonde")
+    status, _, err = run_search("search", "milliards", "--source", "lemonde")
     assert status == 2 and "no source 'lemonde'" in err and "znews" in err
 
 
-def test_search_with_nothing_to_search_for(run):
-    status, _, err = run("search", '  "" ')
+def test_search_with_nothing_to_search_for(run_search):
+    status, _, err = run_search("search", '  "" ')
     assert status == 2 and "nothing to search for" in err
 
 
@@ -240,15 +263,23 @@ def test_like_fallback_is_case_insensitive_and_escapes_wildcards(archive_url):
         archive.close()
 
 
-def test_search_on_postgresql_uses_like():
-    archive = Archive.open(postgres_url())
+def test_search_on_postgresql_ranks_title_first_and_finds_phrases_and_prefixes(postgresql_archive_url):
+    archive = Archive.open(postgresql_archive_url, readonly=True)
     try:
-        fill(archive)
-        assert [hit.url for hit in search(archive, "élève")] == [DEVELOPPEZ.url]
-        assert search(archive, "eleve") == []  # documented: not diacritics-insensitive
+        assert [hit.url for hit in search(archive, "eleve")] == [DEVELOPPEZ.url]  # unaccent
+        assert [hit.url for hit in search(archive, "ELEVE de HARVARD")] == [DEVELOPPEZ.url]
+        # "dépense" is in 01net's title and in developpez's and vietnamvn's text: the title ranks first
+        assert search(archive, "depense")[0].url == ONE_NET.url
+        assert [hit.url for hit in search(archive, '"le monde"')] == [VIETNAMVN.url]  # a phrase
+        assert search(archive, '"monde le"') == []  # its words, in another order
+        assert [hit.url for hit in search(archive, "laborat*")] == [ONE_NET.url]  # a prefix
+        assert [hit.url for hit in search(archive, '"nouveau labo"*')] == [ONE_NET.url]  # a phrase's last word
         assert {hit.url for hit in search(archive, "Milliards", source="vietnamvn")} == {VIETNAMVN.url}
+        # ts_headline's excerpt around the words, "…" where it cuts the text, as FTS5's snippet()
+        assert search(archive, "C++ l'IA")[0].snippet == \
+            "…Harvard, dépense des milliards pour [l]'[IA]. [C]++ et Python ne suffisent plus"
+        assert search(archive, "zuckerberg", limit=1)[0].snippet.count("[") <= SNIPPET_TOKENS
     finally:
-        downgrade(archive.engine, "base")
         archive.close()
 
 

@@ -5,9 +5,12 @@ import sqlite3
 import subprocess
 import sys
 
+import pytest
+from sqlalchemy import inspect
+
 from crawler.archive.db import create_archive_engine
 from crawler.archive.migrate import downgrade, upgrade
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, drop_postgres_schema, postgres_url
 
 TABLES = {"sources", "crawl_runs", "articles", "article_versions", "fetches"}
 
@@ -27,6 +30,27 @@ def test_upgrade_downgrade_upgrade(tmp_path):
     upgrade(engine)
     assert TABLES <= names(path, "table")
     engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_every_revision_upgrades_and_downgrades_on_sqlite_and_postgresql(backend, tmp_path):
+    """The one chain on both, each dialect's own DDL included: FTS5 on SQLite,
+    articles_search and its trigger on PostgreSQL (0009)."""
+    url = f"sqlite:///{tmp_path / 'archive.db'}" if backend == "sqlite" else postgres_url()
+    engine = create_archive_engine(url)
+    search_table = {"sqlite": "articles_fts", "postgresql": "articles_search"}[backend]
+    try:
+        for _ in range(2):
+            upgrade(engine)
+            tables = set(inspect(engine).get_table_names())
+            assert TABLES | {search_table} <= tables and "latest_versions" in inspect(engine).get_view_names()
+            assert "warc_dir" in {c["name"] for c in inspect(engine).get_columns("crawl_runs")}
+            downgrade(engine, "base")
+            assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    finally:
+        engine.dispose()
+        if backend == "postgresql":
+            drop_postgres_schema()
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):

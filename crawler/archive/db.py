@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from pathlib import Path
 from urllib.parse import quote
@@ -65,11 +66,23 @@ def _json(value: object) -> str:
 
 
 def default_warc_dir(url: str | None = None) -> Path:
-    """Where the raw web goes by default: ``warc/`` beside a SQLite archive, else ``./warc``."""
+    """Where the raw web goes by default: ``warc/`` beside a SQLite archive; for a server
+    archive ``./warc/<host>-<database>`` (``-<schema>`` added when the URL sets a
+    search_path), so two archives run from one folder never share WARC files (issue 13:
+    ``archive cdxj`` of one indexed the other's captures)."""
     parsed = make_url(archive_url(url))
     if _is_sqlite_file(parsed):
         return Path(parsed.database).resolve().parent / "warc"
-    return Path("warc")
+    if parsed.get_backend_name() == "sqlite":  # in memory: nothing to name it after
+        return Path("warc")
+    name = "-".join(filter(None, (parsed.host or "localhost", parsed.database, _search_path(parsed))))
+    return Path("warc") / re.sub(r"[^\w.-]+", "_", name)
+
+
+def _search_path(parsed) -> str | None:  # noqa: ANN001 - a sqlalchemy URL
+    """The first schema of ``options=-csearch_path=…`` in a PostgreSQL URL, if any."""
+    found = re.search(r"search_path\s*=\s*([^\s,]+)", str(parsed.query.get("options", "")))
+    return found.group(1).strip('"') if found else None
 
 
 def create_archive_engine(url: str | None = None, foreign_keys: bool = True, writer: bool = True) -> Engine:

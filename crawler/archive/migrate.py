@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from .db import create_archive_engine, sqlite_readonly_uri
@@ -24,6 +24,10 @@ MIGRATIONS = PROJECT_ROOT / "migrations"
 # nothing; the revisions it runs are still logged.
 logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 REVISION_LINE = re.compile(r"^(down_revision|revision)\s*=\s*['\"]?([\w]+)?['\"]?", re.MULTILINE)
+# pg_advisory_xact_lock key taken by every migration of a PostgreSQL archive ("newsarch" in
+# ASCII). One key per database, not per schema: 0009 installs the unaccent extension, which
+# is database-wide, and two CREATE EXTENSIONs at once collide like two CREATE TABLEs do.
+MIGRATION_LOCK_KEY = int.from_bytes(b"newsarch", "big")
 
 
 def alembic_config():  # noqa: ANN201
@@ -116,6 +120,17 @@ def downgrade(engine: Engine, revision: str) -> None:
     from alembic import command
 
     _run(engine, command.downgrade, revision)
+
+
+def lock_migrations(connection: Connection) -> None:
+    """On PostgreSQL, wait for the advisory lock of migrations, held until the caller's
+    transaction ends (migrations/env.py takes it before Alembic reads the revision):
+    simultaneous first runs on an empty database (several crawler hosts started at once)
+    wait for each other, and the later ones find the schema made (issue 13; without it:
+    ``UniqueViolation … pg_type_typname_nsp_index``). SQLite needs none: the migration's
+    BEGIN IMMEDIATE already queues every other writer."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def _run(engine: Engine, step, revision: str) -> None:  # noqa: ANN001

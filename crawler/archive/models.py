@@ -89,6 +89,9 @@ class CrawlRun(Base):
     host: Mapped[str | None] = mapped_column(String(255))
     pid: Mapped[int | None]
     pid_start: Mapped[int | None] = mapped_column(BigInteger)
+    # the WARC directory the run wrote to, on ``host`` (migration 0009): where its fetches'
+    # warc_filename lives when hosts do not share one WARC_DIR path
+    warc_dir: Mapped[str | None] = mapped_column(Text)
 
 
 class ArticleRow(Base):

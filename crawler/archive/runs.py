@@ -4,6 +4,7 @@ crawl on that host. Each function is one transaction."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -14,12 +15,15 @@ from .models import CrawlRun
 from .store import utcnow
 
 
-def start_run(engine: Engine, spider: str, args: dict[str, Any] | None = None, process: Process | None = None) -> int:
-    """A new 'running' run, owned by ``process`` (default: this one)."""
+def start_run(engine: Engine, spider: str, args: dict[str, Any] | None = None, process: Process | None = None,
+              warc_dir: Path | None = None) -> int:
+    """A new 'running' run, owned by ``process`` (default: this one); ``warc_dir`` is where its
+    WARC records go, as this host sees it (fetches' warc_filename is relative to it)."""
     process = process or Process.current()
     with Session(engine) as session, session.begin():
         run = CrawlRun(spider=spider, started_at=utcnow(), status="running", args=args or {},
-                       host=process.host, pid=process.pid, pid_start=process.start)
+                       host=process.host, pid=process.pid, pid_start=process.start,
+                       warc_dir=str(Path(warc_dir).resolve()) if warc_dir else None)
         session.add(run)
         session.flush()
         return run.id

@@ -5,7 +5,13 @@ weighs most), ``snippet()`` excerpts, and the ``unicode61 remove_diacritics 2`` 
 so "the gioi" finds "thế giới" and "eleve" finds "élève". Every SQLite-specific bit of
 the archive's search lives in this module.
 
-Other databases (PostgreSQL) get a portable fallback: a case-insensitive LIKE over
+On PostgreSQL the table ``articles_search`` (migration 0009) answers: the ``tsvector`` of
+each article's newest version in a GIN index, words folded by the ``unaccent`` dictionary
+(``archive_search``, a copy of the ``simple`` configuration), ``ts_rank`` with the same
+title/summary/text weights and ``ts_headline`` snippets. PostgreSQL's unaccent folds "đ"
+to "d" itself, so no đ variants are needed there.
+
+Any other database gets a portable fallback: a case-insensitive LIKE over
 ``latest_versions`` (title, summary, text), newest publications first. It is **not**
 diacritics-insensitive: there "the gioi" does not find "thế giới".
 
@@ -98,6 +104,8 @@ def search(archive: Archive, terms: str, source: str | None = None, limit: int =
         raise ValueError(f"nothing to search for in {terms!r}")
     if archive.engine.dialect.name == "sqlite":
         return _search_fts5(archive, parsed, source, limit)
+    if archive.engine.dialect.name == "postgresql":
+        return _search_tsvector(archive, parsed, source, limit)
     return _search_like(archive, parsed, source, limit)
 
 
@@ -139,6 +147,73 @@ def _search_fts5(archive: Archive, terms: list[Term], source: str | None, limit:
     with archive.engine.connect() as connection:
         rows = connection.execute(FTS_QUERY, params).mappings().all()
     return [SearchHit(**{**row, "snippet": " ".join(row["snippet"].split())}) for row in rows]
+
+
+# -- PostgreSQL: tsvector ----------------------------------------------------------
+
+# ts_rank's weights for {D, C, B, A}: text, -, summary, title, in the ratio of BM25_WEIGHTS
+TS_RANK_WEIGHTS = "{%s, 0, %s, %s}" % tuple(w / BM25_WEIGHTS[0] for w in reversed(BM25_WEIGHTS))
+# rank / (1 + log(length)): a long text repeating a word beats a short one less (FTS5's bm25
+# normalises by length too)
+TS_RANK_NORMALISATION = 1
+HEADLINE_OPTIONS = (f"StartSel={SNIPPET_OPEN}, StopSel={SNIPPET_CLOSE}, MaxWords={SNIPPET_TOKENS}, "
+                    f"MinWords={SNIPPET_TOKENS // 2}, MaxFragments=1")
+TSVECTOR_QUERY = """
+    WITH q AS (SELECT {query} AS query),
+    best AS (
+        SELECT f.article_id, f.version_id, ts_rank(:weights, f.document, q.query, :normalisation) AS rank
+        FROM q, articles_search AS f
+        JOIN articles AS a ON a.id = f.article_id
+        JOIN sources AS s ON s.id = a.source_id
+        WHERE f.document @@ q.query {source}
+        ORDER BY rank DESC, f.article_id
+        LIMIT :limit)
+    SELECT a.url AS url, s.name AS source, v.title AS title, v.published_at AS published_at,
+           ts_headline('archive_search', concat_ws(' ', v.summary, v.text), q.query, :options) AS snippet,
+           concat_ws(' ', v.summary, v.text) AS body
+    FROM q, best
+    JOIN article_versions AS v ON v.id = best.version_id
+    JOIN articles AS a ON a.id = best.article_id
+    JOIN sources AS s ON s.id = a.source_id
+    ORDER BY best.rank DESC, best.article_id
+"""
+
+
+def tsquery_sql(terms: list[Term]) -> tuple[str, dict[str, str]]:
+    """A tsquery expression with one bound parameter per term: every term is parsed by
+    ``phraseto_tsquery`` (user input is never tsquery syntax), a prefix term's last word
+    gets ``:*``, and the terms are ANDed."""
+    parts, params = [], {}
+    for i, term in enumerate(terms):
+        phrase = f"phraseto_tsquery('archive_search', :term{i})"
+        if term.prefix:  # a term with no word in it (numnode 0) stays empty, not ':*'
+            phrase = f"(CASE WHEN numnode({phrase}) = 0 THEN {phrase} ELSE ({phrase}::text || ':*')::tsquery END)"
+        parts.append(phrase)
+        params[f"term{i}"] = term.words
+    return " && ".join(parts), params
+
+
+def _search_tsvector(archive: Archive, terms: list[Term], source: str | None, limit: int) -> list[SearchHit]:
+    query, params = tsquery_sql(terms)
+    sql = text(TSVECTOR_QUERY.format(query=query, source="AND s.name = :source" if source is not None else ""))
+    params |= {"weights": TS_RANK_WEIGHTS, "normalisation": TS_RANK_NORMALISATION, "limit": limit,
+               "options": HEADLINE_OPTIONS} | ({"source": source} if source is not None else {})
+    with archive.engine.connect() as connection:
+        rows = connection.execute(sql.columns(published_at=UTCDateTime()), params).mappings().all()
+    return [SearchHit(row["url"], row["source"], row["title"], row["published_at"],
+                      _with_ellipses(row["snippet"], row["body"])) for row in rows]
+
+
+def _with_ellipses(headline: str, body: str) -> str:
+    """``ts_headline``'s excerpt with … where it cuts the body, as FTS5's snippet()."""
+    headline = " ".join(headline.split())
+
+    def plain(value: str) -> str:  # the words only: the excerpt drops the body's last full stop
+        return " ".join(re.findall(r"\w+", value.replace(SNIPPET_OPEN, "").replace(SNIPPET_CLOSE, "")))
+
+    excerpt, whole = plain(headline), plain(body)
+    return ((SNIPPET_ELLIPSIS if not whole.startswith(excerpt) else "") + headline
+            + (SNIPPET_ELLIPSIS if not whole.endswith(excerpt) else ""))
 
 
 # -- elsewhere: portable LIKE ------------------------------------------------------

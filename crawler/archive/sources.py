@@ -1,24 +1,35 @@
-"""The ``sources`` table, kept in step with the seeds (crawler/sources.py loads them)."""
+"""The ``sources`` table, kept in step with the seeds (crawler/sources.py loads them).
+
+One ``INSERT … ON CONFLICT (name) DO UPDATE``: crawler processes started at once on one
+archive (issue 13) each refresh the same rows, and a read-then-insert let the second one
+fail on the unique name.
+"""
 
 from __future__ import annotations
 
 from typing import Iterable
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..sources import Source
 from .models import SourceRow
 
+REFRESHED = ("description", "language", "timezone", "domains")
+
 
 def sync_sources(engine: Engine, sources: Iterable[Source]) -> None:
-    """Insert or refresh the sources table from the seeds."""
-    with Session(engine) as session, session.begin():
-        existing = {row.name: row for row in session.scalars(select(SourceRow))}
-        for source in sources:
-            row = existing.get(source.name) or SourceRow(name=source.name)
-            row.description = source.description
-            row.language = source.language
-            row.timezone = source.timezone
-            row.domains = list(source.domains)
-            session.add(row)
+    """Insert the seeds' sources, or refresh the rows of those the archive has (one transaction)."""
+    with engine.begin() as connection:
+        sync_source_rows(connection, sources)
+
+
+def sync_source_rows(connection: Connection, sources: Iterable[Source]) -> None:
+    rows = [{"name": s.name, "description": s.description, "language": s.language, "timezone": s.timezone,
+             "domains": list(s.domains)} for s in sources]
+    if not rows:
+        return
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(SourceRow).values(rows)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=[SourceRow.name], set_={c: statement.excluded[c] for c in REFRESHED}))

@@ -21,11 +21,22 @@ Versioning rules (README "Versioning rules"):
   fallback is skipped for it; a short body its source's selectors did find is a version
   (a retraction), though never a new article; a page whose canonical link names an
   archived article with other text is kept as an article of its own.
+
+Several processes may store the same article at once (issue 13: crawler hosts sharing one
+PostgreSQL archive). The unique keys decide — ``articles.url``, ``article_urls.url``,
+``article_versions (article_id, version)`` — and the loser of a race gets a unique violation
+(or a deadlock, or a serialization failure) for the whole batch: its savepoint is rolled back
+and the batch is resolved and stored again, now seeing the winner's rows (READ COMMITTED:
+each statement sees what is committed), so the same article is one row and the same text
+one version. SQLite cannot race: a writer's BEGIN IMMEDIATE queues the others for the whole
+transaction; its unique violations are retried all the same, harmlessly.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import partial
@@ -57,6 +68,14 @@ LATEST_COLUMNS = ("id", "version", "content_hash", "text", "published_at")
 FETCH_KEYS = ("crawl_run_id", "url", "article_id", "version_id", "fetched_at", "http_status", "outcome", "error",
               "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_record_type")
 UrlForms = Callable[[str], Sequence[str]]
+STORE_ERRORS = (SQLAlchemyError, ValueError, TypeError, KeyError)
+# A batch that lost a race is stored again up to this many times in all; then its pages are
+# stored one by one, a page that still conflicts becoming an ``error`` fetch (never a lost batch).
+MAX_STORE_ATTEMPTS = 5
+# SQLSTATEs of a lost race on PostgreSQL: unique_violation, serialization_failure, deadlock_detected
+POSTGRES_CONFLICTS = ("23505", "40001", "40P01")
+# sqlite3's extended codes: SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
+SQLITE_CONFLICTS = (1555, 2067)
 
 
 @dataclass(frozen=True)
@@ -121,28 +140,66 @@ def save_reextraction(archive: Archive, article_id: int, article: Article, captu
 
 def store_visits(connection: Connection, records: Sequence[FetchRecord], url_forms: UrlForms,
                  policy: RevisitPolicy, own_url: Callable[[str], str], now: datetime) -> list[Stored]:
-    """Store a batch of visits in the caller's transaction; returns what each became."""
-    savepoint = connection.begin_nested()
-    try:
-        stored = _Writer(connection, records, url_forms, policy, own_url, now).store(isolated=False)
-        savepoint.commit()
-        return stored
-    except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
-        savepoint.rollback()
-        if is_out_of_space(exc):
-            raise  # not a page's fault: nothing more can be written, the batch rolls back
-    return _Writer(connection, records, url_forms, policy, own_url, now).store(isolated=True)
+    """Store a batch of visits in the caller's transaction; returns what each became.
+
+    First the whole batch in one savepoint; a batch that lost a race with another process
+    (see the module's docstring) is resolved and stored again; one that failed otherwise is
+    stored page by page, each in its own savepoint."""
+    isolated, attempt = False, 0
+    while True:
+        attempt += 1
+        retry = attempt < MAX_STORE_ATTEMPTS
+        writer = _Writer(connection, records, url_forms, policy, own_url, now, retry_conflicts=retry)
+        if isolated and not retry:  # the last try, as before issue 13: outside any batch savepoint
+            return writer.store(isolated=True)
+        savepoint = connection.begin_nested()
+        try:
+            stored = writer.store(isolated)
+            savepoint.commit()
+            return stored
+        except STORE_ERRORS as exc:
+            savepoint.rollback()
+            if is_out_of_space(exc):
+                raise  # not a page's fault: nothing more can be written, the batch rolls back
+            if not is_conflict(exc):
+                if isolated:
+                    raise  # outside any page (reading the sources): the caller's transaction fails
+                isolated = True
+            elif retry:
+                logger.debug("archive: another process stored some of this batch first (%s); storing it again",
+                             getattr(exc, "orig", exc).__class__.__name__)
+                time.sleep(random.uniform(0, 0.05 * attempt))  # two losers of one race do not meet again
+            else:
+                isolated = True
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` means another transaction got there first: a unique key taken
+    meanwhile, a deadlock or a serialization failure (PostgreSQL), a unique key (SQLite)."""
+    cause = getattr(exc, "orig", None) or exc
+    return (getattr(cause, "sqlstate", None) in POSTGRES_CONFLICTS
+            or getattr(cause, "sqlite_errorcode", None) in SQLITE_CONFLICTS)
 
 
 def store_reextraction(connection: Connection, article_id: int, article: Article, captured_at: datetime,
                       url_forms: UrlForms, policy: RevisitPolicy, now: datetime) -> tuple[str, int]:
     """A version made by re-running extraction over an archived page (cause 'reextract');
-    returns ('new'|'changed'|'unchanged', version number). No fetch: nothing was visited."""
-    writer = _Writer(connection, [], url_forms, policy, str, now)
-    state = writer.load_article(article_id)
-    outcome, version = writer.save_version(state, article, captured_at, "reextract")
-    writer.flush()
-    return outcome, version["version"]
+    returns ('new'|'changed'|'unchanged', version number). No fetch: nothing was visited.
+    A crawl numbering a version of the same article meanwhile wins; this one then comes after it."""
+    attempt = 1
+    while True:
+        savepoint = connection.begin_nested()
+        try:
+            writer = _Writer(connection, [], url_forms, policy, str, now)
+            outcome, version = writer.save_version(writer.load_article(article_id), article, captured_at, "reextract")
+            writer.flush()
+            savepoint.commit()
+            return outcome, version["version"]
+        except STORE_ERRORS as exc:
+            savepoint.rollback()
+            if attempt == MAX_STORE_ATTEMPTS or not is_conflict(exc):
+                raise
+            attempt += 1
 
 
 @dataclass
@@ -161,6 +218,7 @@ class _Writer:
     citing: dict[str, list] = field(default_factory=dict)  # cited URL -> [(citing article id, language)]
     same_text: dict[tuple[int, str], int] = field(default_factory=dict)  # (source id, newest text hash) -> id
     digests: dict[int, tuple[Article, str]] = field(default_factory=dict)
+    retry_conflicts: bool = False  # a page that lost a race fails the batch, which is stored again
 
     def store(self, isolated: bool) -> list[Stored]:
         self.source_ids = dict(self.connection.execute(select(SourceRow.name, SourceRow.id)).all())
@@ -182,8 +240,8 @@ class _Writer:
                 stored = self.visit(record)
                 self.flush()
                 return stored
-        except (SQLAlchemyError, ValueError, TypeError, KeyError) as exc:
-            if is_out_of_space(exc):
+        except STORE_ERRORS as exc:
+            if is_out_of_space(exc) or (self.retry_conflicts and is_conflict(exc)):
                 raise
             self.articles, self.by_url, self.latest, self.citing, self.same_text = before
             self.fetches, self.dirty = [], {}

@@ -64,7 +64,7 @@ class ArchivePipeline:
         sync_sources(self.archive.engine, self.sources.values())
         spider = self.crawler.spider
         args = spider.run_args() if hasattr(spider, "run_args") else {}
-        self.run_id = start_run(self.archive.engine, spider.name, args)
+        self.run_id = start_run(self.archive.engine, spider.name, args, warc_dir=self.archive.warc_dir)
         self.crawler.signals.connect(self.request_failed, signal=request_failed)
         logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
