@@ -206,11 +206,13 @@ def doctor(args: argparse.Namespace) -> int:
         for finding in diagnose(engine, warc_dir, quick=args.quick, track=lambda items, total: progress(
                 items, total, "WARC records", quiet=args.quiet, unit="record")):
             problems += finding.problem
-            print(f"{'PROBLEM: ' if finding.problem else ''}{finding.check}: {finding.text}", flush=True)
+            if finding.problem or not args.quiet:  # --quiet: silent when healthy, for cron
+                print(f"{'PROBLEM: ' if finding.problem else ''}{finding.check}: {finding.text}", flush=True)
         name = display_name(engine)
     finally:
         engine.dispose()
-    print(f"doctor: {name}: {_plural(problems, 'problem')}" if problems else f"doctor: {name} is healthy")
+    if problems or not args.quiet:
+        print(f"doctor: {name}: {_plural(problems, 'problem')}" if problems else f"doctor: {name} is healthy")
     return 1 if problems else 0
 
 
@@ -408,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="default: standard output")
     p = command(cdxj, "archive cdxj --output warc/index.cdxj", warc_dir)
     p.add_argument("--output", metavar="FILE", help="default: index.cdxj in the WARC directory")
-    p = command(doctor, "archive doctor   # exit 0 healthy, 1 with one PROBLEM: line per problem", warc_dir)
+    p = command(doctor, "archive doctor   # exit 0 healthy, 1 with one PROBLEM: line per problem\n"
+                        "  archive -q doctor   # from cron: prints nothing when healthy", warc_dir)
     p.add_argument("--quick", action="store_true",
                    help="SQLite PRAGMA quick_check instead of integrity_check (skips index contents: faster)")
     p.set_defaults(opens_archive=False)

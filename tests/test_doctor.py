@@ -63,6 +63,13 @@ def test_a_healthy_archive_passes_and_is_left_as_it_was(archive, capsys):
     assert doctor(archive, capsys, "--quick")[0] == 0
 
 
+def test_quiet_prints_nothing_when_healthy_and_only_the_problems_when_not(archive, capsys):
+    assert doctor(archive, capsys, "--quiet") == (0, [], [])
+    sql(archive, "PRAGMA foreign_keys=OFF", "UPDATE fetches SET crawl_run_id = 999 WHERE id = 1")
+    status, problems, lines = doctor(archive, capsys, "--quiet")
+    assert status == 1 and lines == [*problems, f"doctor: {archive}: 1 problem"] and len(problems) == 1
+
+
 def test_a_missing_warc_file(archive, capsys):
     (missing := warc_files(archive)[0]).unlink()
     status, problems, _ = doctor(archive, capsys)
