@@ -4,30 +4,21 @@
 import io
 import os
 import re
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from crawler.archive.migrate import head_revision
-from crawler.archive.store import Archive
 from crawler.cli import main
 from crawler.diffcolor import GREEN, RED, plain, wants_colour
 from crawler.progress import progress
 from tests.conftest import PROJECT_ROOT
 from tests.terminal import run_in_terminal
-from tests.test_cli import ZNEWS, fill
+from tests.test_cli import ZNEWS, archive_url  # noqa: F401 - archive_url: an archive of versions to diff
+from tests.test_doctor import archive  # noqa: F401 - a copy of the crawled archive, to write to
 
 BAR = re.compile(r"\d+%\|")  # tqdm's "  0%|" / "100%|"
-
-
-@pytest.fixture
-def archive(crawled_archive, tmp_path):
-    """A copy of the crawled archive and its WARC files, to write to."""
-    shutil.copy(crawled_archive, tmp_path / "archive.db")
-    shutil.copytree(crawled_archive.parent / "warc", tmp_path / "warc")
-    return tmp_path / "archive.db"
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -140,32 +131,23 @@ def test_version_names_the_package_and_the_schema_head(capsys):
 # -- archive diff in colour ------------------------------------------------------------------
 
 
-@pytest.fixture
-def versions_url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'versions.db'}"
-    archive = Archive.open(url)
-    fill(archive)
-    archive.close()
-    return url
-
-
 def diff(url, capsys, *args):
     status = main(["--archive", url, "diff", ZNEWS.url, *args])
     return status, capsys.readouterr().out
 
 
-def test_diff_colours_on_demand_and_is_the_plain_diff_without_its_escapes(versions_url, capsys, monkeypatch):
+def test_diff_colours_on_demand_and_is_the_plain_diff_without_its_escapes(archive_url, capsys, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
-    _, never = diff(versions_url, capsys, "1", "2", "--color", "never")
-    status, always = diff(versions_url, capsys, "1", "2", "--color", "always")
+    _, never = diff(archive_url, capsys, "1", "2", "--color", "never")
+    status, always = diff(archive_url, capsys, "1", "2", "--color", "always")
     assert status == 0 and always != never
     assert f"{RED}[-AI.-]" in always and f"{GREEN}{{+trí tuệ nhân tạo.+}}" in always
     assert plain(always) == never
-    assert diff(versions_url, capsys, "1", "2")[1] == never  # auto, and capsys is no terminal
+    assert diff(archive_url, capsys, "1", "2")[1] == never  # auto, and capsys is no terminal
 
 
-def test_diff_in_colour_on_a_terminal(versions_url):
-    status, screen = in_terminal(versions_url.removeprefix("sqlite:///"), "diff", ZNEWS.url, "1", "2")
+def test_diff_in_colour_on_a_terminal(archive_url):
+    status, screen = in_terminal(archive_url.removeprefix("sqlite:///"), "diff", ZNEWS.url, "1", "2")
     assert status == 0 and f"{RED}[-AI.-]" in screen and f"{GREEN}{{+trí tuệ nhân tạo.+}}" in screen
 
 
