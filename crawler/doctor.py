@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import Connection, Engine, func, select
-from sqlalchemy.exc import SQLAlchemyError
-from warcio.archiveiterator import ArchiveIterator
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .archive.migrate import current_revision, head_revision, revisions
 from .archive.models import ArticleRow, Base, Fetch, SourceRow
+from .warc.check import Ref, check_file
 from .warc.repair import OPEN_SUFFIX, is_abandoned, writer_pid
 
 # Lines of one kind (integrity errors, orphans, bad records in one file) shown before
@@ -56,7 +56,7 @@ def diagnose(engine: Engine, warc_dir: Path, quick: bool = False, track: Track =
     ``total()`` counts them)."""
     yield from schema(engine)
     yield from integrity(engine, quick)
-    yield from foreign_keys(engine)
+    yield from _as_far_as_readable("foreign keys", foreign_keys(engine))
     # an archive behind (or ahead of) the schema is still checked as far as its tables allow
     yield from _as_far_as_readable("warc", warc_records(engine, warc_dir, track))
     yield from open_files(warc_dir)
@@ -98,8 +98,11 @@ def integrity(engine: Engine, quick: bool) -> Iterator[Finding]:
 
 def _sqlite_integrity(engine: Engine, quick: bool) -> Iterator[Finding]:
     pragma = "quick_check" if quick else "integrity_check"
-    with engine.connect() as connection:
-        rows = [row[0] for row in connection.exec_driver_sql(f"PRAGMA {pragma}")]
+    try:
+        with engine.connect() as connection:
+            rows = [row[0] for row in connection.exec_driver_sql(f"PRAGMA {pragma}")]
+    except DBAPIError as exc:  # "database disk image is malformed": too broken to list what is wrong
+        rows = [str(exc.orig)]
     if rows == ["ok"]:
         yield Finding("integrity", f"PRAGMA {pragma}: ok")
         return
@@ -145,24 +148,14 @@ def _orphans(connection: Connection) -> Iterator[str]:
 # -- WARC records -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Ref:
-    fetch_id: int
-    url: str
-    filename: str
-    offset: int
-    length: int | None
-    record_id: str | None
-
-
 def warc_records(engine: Engine, warc_dir: Path, track: Track) -> Iterator[Finding]:
-    """Each fetch's WARC record: its file there, inside the file, readable by warcio, the
-    record the fetch names, its digests right (read anyway: checking them costs a SHA-1)."""
+    """Each fetch's WARC record, file by file (crawler/warc/check.py says what is checked)."""
     count, found = 0, []
     for filename, refs in groupby(track(_refs(engine), lambda: _count_refs(engine)), key=lambda ref: ref.filename):
         refs = list(refs)
         count += len(refs)
-        found.extend(_check_file(warc_dir, filename, refs))
+        found.extend(_capped([problem("warc", line) for line in check_file(warc_dir, filename, refs)],
+                             f"warc ({filename})"))
     if not found:
         yield Finding("warc", f"{count} record(s) of fetches read back from {warc_dir}: all whole")
     yield from found
@@ -181,62 +174,6 @@ def _refs(engine: Engine) -> Iterator[Ref]:
 def _count_refs(engine: Engine) -> int:
     with engine.connect() as connection:
         return connection.scalar(select(func.count()).select_from(Fetch).where(Fetch.warc_filename.is_not(None)))
-
-
-def _check_file(warc_dir: Path, filename: str, refs: list[Ref]) -> list[Finding]:
-    path = warc_dir / filename
-    if not path.exists() and (warc_dir / (filename + OPEN_SUFFIX)).exists():
-        path = warc_dir / (filename + OPEN_SUFFIX)  # a live (or crashed) writer's file, not yet closed
-    if not path.exists():
-        return [problem("warc", f"{path} is missing: {_fetches(refs)} refer to it")]
-    size = path.stat().st_size
-    past_end = [ref for ref in refs if _end(ref) > size]
-    found = []
-    if past_end:
-        found.append(problem("warc", f"{path} is cut short at {size} bytes: the records of {_fetches(past_end)} "
-                                     f"end past it (the first at byte {_end(past_end[0])})"))
-    inside = [ref for ref in refs if _end(ref) <= size]
-    with open(path, "rb") as stream:
-        bad = [f"{path} at {ref.offset}, the record of fetch {ref.fetch_id} ({ref.url}): {reason}"
-               for ref in inside if (reason := _record_fault(stream, ref)) is not None]
-    return found + list(_capped([problem("warc", line) for line in bad], f"warc ({filename})"))
-
-
-def _record_fault(stream, ref: Ref) -> str | None:  # noqa: ANN001 - a binary file
-    """Why the record at ``ref`` is not the fetch's whole record; None when it is."""
-    stream.seek(ref.offset)
-    try:
-        records = ArchiveIterator(stream, check_digests=True)
-        record = next(iter(records))
-        while record.content_stream().read(1 << 16):
-            pass
-    except StopIteration:
-        return "no record there"
-    except Exception as exc:  # noqa: BLE001 - warcio, gzip and zlib each raise their own
-        return f"not readable as a WARC record ({exc.__class__.__name__}: {_detail(exc)})"
-    record_id = record.rec_headers.get_header("WARC-Record-ID")
-    if ref.record_id and record_id != ref.record_id:
-        return f"holds record {record_id}, not the fetch's {ref.record_id}"
-    if record.digest_checker.passed is False:
-        return "digest mismatch: " + "; ".join(record.digest_checker.problems)
-    return None
-
-
-def _detail(exc: Exception) -> str:
-    """The exception's message on one short line: warcio quotes the bytes it could not
-    parse ("Unknown archive format, first line: [...]"), which are no use on a terminal."""
-    message = " ".join(str(exc).split(", first line:")[0].split()) or "no detail"
-    return message if len(message) <= 120 else message[:119] + "…"
-
-
-def _fetches(refs: list[Ref]) -> str:
-    first = refs[0]
-    return (f"fetch {first.fetch_id} ({first.url})" if len(refs) == 1
-            else f"{len(refs)} fetches (the first: fetch {first.fetch_id}, {first.url})")
-
-
-def _end(ref: Ref) -> int:
-    return ref.offset + (ref.length or 1)
 
 
 def open_files(warc_dir: Path) -> Iterator[Finding]:

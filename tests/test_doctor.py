@@ -138,6 +138,28 @@ def test_a_broken_foreign_key(archive, capsys):
     assert status == 1 and problems == ["PROBLEM: foreign key: fetches row 1: its crawl_run_id names no crawl_runs row"]
 
 
+def test_an_index_out_of_step_with_its_table(archive, capsys):
+    """The index's definition changed under it: its entries no longer match the rows, which
+    integrity_check sees and the faster quick_check (which skips index contents) does not."""
+    sql(archive, "PRAGMA writable_schema=ON",
+        "UPDATE sqlite_master SET sql = 'CREATE INDEX ix_articles_gone_at ON articles (url)' "
+        "WHERE name = 'ix_articles_gone_at'")
+    status, problems, _ = doctor(archive, capsys)
+    assert status == 1 and "PROBLEM: integrity: PRAGMA integrity_check: row 1 missing from index ix_articles_gone_at" \
+        in problems
+    assert doctor(archive, capsys, "--quick")[0] == 0
+
+
+def test_a_damaged_database_page(archive, capsys):
+    (root,), = query(archive, "SELECT rootpage FROM sqlite_master WHERE name = 'ix_articles_gone_at'")
+    (page_size,), = query(archive, "PRAGMA page_size")
+    with open(archive, "r+b") as db:
+        db.seek((root - 1) * page_size)
+        db.write(b"\xff" * page_size)
+    status, problems, _ = doctor(archive, capsys)
+    assert status == 1 and problems == ["PROBLEM: integrity: PRAGMA integrity_check: database disk image is malformed"]
+
+
 def test_an_archive_behind_head(archive, capsys):
     behind = revisions()[-2]
     sql(archive, f"UPDATE alembic_version SET version_num = '{behind}'")
