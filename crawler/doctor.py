@@ -138,11 +138,12 @@ def _orphans(connection: Connection) -> Iterator[str]:
         for fk in table.foreign_keys:
             child, parent = fk.parent, fk.column
             target = parent.table.alias()
-            key = list(table.primary_key.columns)[0]
-            query = (select(key, child).outerjoin(target, target.c[parent.name] == child)
+            keys = list(table.primary_key.columns)
+            query = (select(child, *keys).outerjoin(target, target.c[parent.name] == child)
                      .where(child.is_not(None), target.c[parent.name].is_(None)).limit(MAX_LINES_PER_KIND + 1))
-            for row_key, value in connection.execute(query):
-                yield f"{table.name} row {row_key}: its {child.name} {value} names no {parent.table.name} row"
+            for value, *key in connection.execute(query):
+                row = key[0] if len(key) == 1 else tuple(key)
+                yield f"{table.name} row {row}: its {child.name} {value} names no {parent.table.name} row"
 
 
 # -- WARC records -------------------------------------------------------------------

@@ -63,6 +63,21 @@ def test_a_healthy_archive_passes_and_is_left_as_it_was(archive, capsys):
     assert doctor(archive, capsys, "--quick")[0] == 0
 
 
+def test_doctor_works_on_an_archive_in_a_read_only_folder(archive, capsys):
+    from tests.test_readers import read_in_readonly_folder
+
+    folder = archive.parent
+    source = warc_files(archive)[0]
+    shutil.copy(source, source.with_name(source.name.replace(".warc.gz", "-2147483646.warc.gz.open")))
+    before = sorted(p.name for p in folder.rglob("*"))
+    (result,) = read_in_readonly_folder(folder, [["--archive", str(archive), "doctor"]])
+    assert result["status"] == 1 and "Traceback" not in result["err"], result["err"]
+    assert [line for line in result["out"].splitlines() if line.startswith("PROBLEM: ")] == [
+        f"PROBLEM: warc: {source.parent}/{source.name.replace('.warc.gz', '-2147483646.warc.gz.open')} was left "
+        "open by pid 2147483646, which is gone: the next crawl closes it at its last complete record"]
+    assert sorted(p.name for p in folder.rglob("*")) == before
+
+
 def test_quiet_prints_nothing_when_healthy_and_only_the_problems_when_not(archive, capsys):
     assert doctor(archive, capsys, "--quiet") == (0, [], [])
     sql(archive, "PRAGMA foreign_keys=OFF", "UPDATE fetches SET crawl_run_id = 999 WHERE id = 1")
