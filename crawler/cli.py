@@ -201,10 +201,12 @@ def doctor(args: argparse.Namespace) -> int:
     url = _existing_archive(args.archive)
     engine = create_readonly_engine(url)
     warc_dir = Path(args.warc_dir) if args.warc_dir else default_warc_dir(url)
+    def track(records, total):  # noqa: ANN001, ANN202 - the records as they are read, and their count
+        return progress(records, total, "WARC records", quiet=args.quiet, unit="record")
+
     problems = 0
     try:
-        for finding in diagnose(engine, warc_dir, quick=args.quick, track=lambda items, total: progress(
-                items, total, "WARC records", quiet=args.quiet, unit="record")):
+        for finding in diagnose(engine, warc_dir, quick=args.quick, track=track):
             problems += finding.problem
             if finding.problem or not args.quiet:  # --quiet: silent when healthy, for cron
                 print(f"{'PROBLEM: ' if finding.problem else ''}{finding.check}: {finding.text}", flush=True)
