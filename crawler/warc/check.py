@@ -19,7 +19,7 @@ class Ref:
     fetch_id: int
     url: str
     filename: str
-    offset: int
+    offset: int | None
     length: int | None
     record_id: str | None
 
@@ -28,6 +28,13 @@ def check_file(warc_dir: Path, filename: str, refs: list[Ref]) -> list[str]:
     """The problems of the records ``refs`` (all in ``filename``), one line each: the file
     missing, records past its end, records warcio cannot read, not the fetch's record, or
     whose digests fail (the record is read anyway: checking costs a SHA-1)."""
+    placeless = [f"fetch {ref.fetch_id} ({ref.url}) names {filename} but no offset in it" for ref in refs
+                 if ref.offset is None]
+    refs = [ref for ref in refs if ref.offset is not None]
+    return placeless + (_check_records(warc_dir, filename, refs) if refs else [])
+
+
+def _check_records(warc_dir: Path, filename: str, refs: list[Ref]) -> list[str]:
     path = warc_dir / filename
     if not path.exists() and (warc_dir / (filename + OPEN_SUFFIX)).exists():
         path = warc_dir / (filename + OPEN_SUFFIX)  # a live (or crashed) writer's file, not yet closed
