@@ -24,15 +24,20 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from .archive.db import archive_url, create_archive_engine, create_readonly_engine
+from .archive.db import archive_url, create_archive_engine, create_readonly_engine, default_warc_dir
 from .archive.migrate import SchemaNotCurrent, backup_sqlite, current_revision, head_revision, revisions
 from .archive.migrate import upgrade as upgrade_schema
+from .diffcolor import CHOICES as COLOR_CHOICES
+from .diffcolor import colour, wants_colour
+from .doctor import diagnose
+from .export import count_versions
 from .export import versions as export_versions
 from .export import write_cdxj, write_csv, write_jsonl
 from .recrawl import RecrawlOptions
 from .recrawl import run as run_recrawl
 from .reextract import rebuild as rebuild_archive
 from .reextract import reextract as reextract_archive
+from .progress import progress, tracker
 from .archive.models import ArticleLink, ArticleRow, ArticleVersion, SourceRow
 from .archive.search import latest_versions, search as search_archive
 from .archive.readers import article_for, links_of, versions_of
@@ -82,9 +87,9 @@ def diff(args: argparse.Namespace, archive: Archive) -> int:
         print(f"{article.url} has one version: nothing to compare yet")
         return 0
     old, new = _pick_pair(versions, args.versions)
-    for line in _meta_changes(old, new):
-        print(line)
-    print(word_diff(old.text, new.text, _label(old), _label(new)), end="")
+    text = "".join(f"{line}\n" for line in _meta_changes(old, new))
+    text += word_diff(old.text, new.text, _label(old), _label(new))
+    print(colour(text) if wants_colour(args.color, sys.stdout) else text, end="")
     return 0
 
 
@@ -148,13 +153,13 @@ def reextract(args: argparse.Namespace, archive: Archive) -> int:
     if args.into:
         target = Archive.open(args.into, warc_dir=archive.warc_dir)
         try:
-            counts = rebuild_archive(archive, target)
+            counts = rebuild_archive(archive, target, tracker("visits", args.quiet, "visit"))
         finally:
             target.close()
         print(f"rebuilt {args.into} from {sum(counts.values())} archived visits: " + _counts(counts))
         return 0
     started = time.perf_counter()
-    counts = reextract_archive(archive, args.source, since)
+    counts = reextract_archive(archive, args.source, since, track=tracker("articles", args.quiet, "article"))
     pages = sum(counts.values())
     print(f"re-extracted {pages} article(s): " + _counts(counts)
           + f" ({pages / max(time.perf_counter() - started, 1e-9):.1f} pages/s)")
@@ -164,6 +169,10 @@ def reextract(args: argparse.Namespace, archive: Archive) -> int:
 def export(args: argparse.Namespace, archive: Archive) -> int:
     """Write versions (newest per article, or all) as JSON Lines or CSV."""
     rows = export_versions(archive, all_versions=args.all_versions, source=args.source)
+    # no bar between the lines of an export printed on the very terminal it would draw on
+    quiet = args.quiet or (not args.output and sys.stdout.isatty())
+    rows = progress(rows, lambda: count_versions(archive, args.all_versions, args.source), "versions",
+                    quiet=quiet, unit="version")
     out = _open_output(args.output) if args.output else sys.stdout
     try:
         count = (write_csv if args.format == "csv" else write_jsonl)(rows, out)
@@ -179,13 +188,35 @@ def cdxj(args: argparse.Namespace, archive: Archive) -> int:
     """Index the WARC files as CDXJ, for pywb or any CDXJ-reading replay tool."""
     output = Path(args.output or archive.warc_dir / "index.cdxj")
     try:
-        lines = write_cdxj(archive.warc_dir, output)
+        lines = write_cdxj(archive.warc_dir, output, tracker("WARC files", args.quiet, "file"))
     except FileNotFoundError as exc:
         raise CliError(f"{exc}: crawl first, or pass --warc-dir") from None
     except OSError as exc:
         raise CliError(f"cannot write {output}: {exc.strerror}: pass --output FILE in a folder you may write to") from None
     print(f"wrote {lines} CDXJ line(s) to {output}")
     return 0
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Check that the archive is whole: integrity, foreign keys, schema, WARC records, disk."""
+    url = _existing_archive(args.archive)
+    engine = create_readonly_engine(url)
+    warc_dir = Path(args.warc_dir) if args.warc_dir else default_warc_dir(url)
+    def track(records, total):  # noqa: ANN001, ANN202 - the records as they are read, and their count
+        return progress(records, total, "WARC records", quiet=args.quiet, unit="record")
+
+    problems = 0
+    try:
+        for finding in diagnose(engine, warc_dir, quick=args.quick, track=track):
+            problems += finding.problem
+            if finding.problem or not args.quiet:  # --quiet: silent when healthy, for cron
+                print(f"{'PROBLEM: ' if finding.problem else ''}{finding.check}: {finding.text}", flush=True)
+        name = display_name(engine)
+    finally:
+        engine.dispose()
+    if problems or not args.quiet:
+        print(f"doctor: {name}: {_plural(problems, 'problem')}" if problems else f"doctor: {name} is healthy")
+    return 1 if problems else 0
 
 
 def upgrade(args: argparse.Namespace) -> int:
@@ -324,8 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--archive", metavar="URL", help="SQLAlchemy URL of the archive, or a SQLite file path "
                         "(default: $ARCHIVE_URL, else sqlite:///archive.db)")
-    common = argparse.ArgumentParser(add_help=False)  # --archive also after the command
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars (there are none when "
+                        "standard error is not a terminal, e.g. under cron, nor with NO_COLOR set)")
+    parser.add_argument("--version", action=_Version, help="print the crawler's version and schema head, then exit")
+    common = argparse.ArgumentParser(add_help=False)  # --archive and --quiet also after the command
     common.add_argument("--archive", metavar="URL", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print JSON instead of text")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -335,10 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("url", help="any URL that led to the article")
     p = command(diff, f"archive diff {EXAMPLE_URL}        # previous vs newest\n"
                       f"  archive diff {EXAMPLE_URL} 1 3    # v1 vs v3\n"
-                      f"  archive diff {EXAMPLE_URL} 3      # what changed in v3")
+                      f"  archive diff {EXAMPLE_URL} 3      # what changed in v3\n"
+                      f"  archive diff {EXAMPLE_URL} --color always | less -R")
     p.add_argument("url", help="any URL that led to the article")
     p.add_argument("versions", nargs="*", type=_version_number, metavar="V",
                    help="two version numbers (old, new), or one N for vN-1 vs vN; default: the last two")
+    p.add_argument("--color", choices=COLOR_CHOICES, default="auto",
+                   help="red removed and green added words: auto (on a terminal, unless NO_COLOR is set), "
+                        "always, never (default: auto)")
     p = command(show, f"archive show {EXAMPLE_URL} --version 1", as_json)
     p.add_argument("url", help="any URL that led to the article")
     p.add_argument("--version", type=_version_number, metavar="N", help="version number (default: the newest)")
@@ -374,6 +413,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", metavar="FILE", help="default: standard output")
     p = command(cdxj, "archive cdxj --output warc/index.cdxj", warc_dir)
     p.add_argument("--output", metavar="FILE", help="default: index.cdxj in the WARC directory")
+    p = command(doctor, "archive doctor   # exit 0 healthy, 1 with one PROBLEM: line per problem\n"
+                        "  archive -q doctor   # from cron: prints nothing when healthy", warc_dir)
+    p.add_argument("--quick", action="store_true",
+                   help="SQLite PRAGMA quick_check instead of integrity_check (skips index contents: faster)")
+    p.set_defaults(opens_archive=False)
     p = command(upgrade, "archive upgrade   # after installing a newer crawler; backs up archive.db first")
     p.set_defaults(opens_archive=False)
     p = command(extract, "curl -so page.html https://example.org/news/x.html\n"
@@ -394,6 +438,24 @@ def _adder(sub: Any, common: argparse.ArgumentParser) -> Callable[..., argparse.
         p.set_defaults(func=func)
         return p
     return command
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed package's version and the newest schema revision it
+    reads (what `archive upgrade` brings an archive to), read only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            package = version("news-archive-crawler")
+        except PackageNotFoundError:  # run from a checkout that pip never installed
+            package = "(not installed)"
+        print(f"archive (news-archive-crawler) {package}, archive schema head {head_revision()}")
+        parser.exit()
 
 
 def _version_number(value: str) -> int:

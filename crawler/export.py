@@ -7,7 +7,7 @@ import csv
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any, Callable, Iterable, Iterator
 
 from sqlalchemy import func, select
 
@@ -23,6 +23,18 @@ VERSION_FIELDS = ("article_id", "url", "source", "version", "fetched_at", "title
 
 def versions(archive: Archive, all_versions: bool = False, source: str | None = None) -> Iterator[dict[str, Any]]:
     """Versions (newest per article, or all) with their article, source and WARC record."""
+    with archive.session() as session:
+        for version, url, source_name, fetch in session.execute(_versions_query(all_versions, source)):
+            yield _row(version, url, source_name, fetch)
+
+
+def count_versions(archive: Archive, all_versions: bool = False, source: str | None = None) -> int:
+    """How many rows :func:`versions` yields (a progress bar's total)."""
+    with archive.session() as session:
+        return session.scalar(select(func.count()).select_from(_versions_query(all_versions, source).subquery()))
+
+
+def _versions_query(all_versions: bool, source: str | None):  # noqa: ANN202 - a Select
     query = (select(ArticleVersion, ArticleRow.url, SourceRow.name, Fetch)
              .join(ArticleRow, ArticleRow.id == ArticleVersion.article_id)
              .join(SourceRow, SourceRow.id == ArticleRow.source_id)
@@ -35,9 +47,7 @@ def versions(archive: Archive, all_versions: bool = False, source: str | None = 
                            & (newest.c.version == ArticleVersion.version))
     if source:
         query = query.where(SourceRow.name == source)
-    with archive.session() as session:
-        for version, url, source_name, fetch in session.execute(query):
-            yield _row(version, url, source_name, fetch)
+    return query
 
 
 def _row(version: ArticleVersion, url: str, source: str, fetch: Fetch | None) -> dict[str, Any]:
@@ -64,12 +74,14 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
     return count
 
 
-def write_cdxj(warc_dir: Path, output: Path) -> int:
-    """A sorted CDXJ index of every WARC file in ``warc_dir`` (cdxj-indexer, the pywb format)."""
+def write_cdxj(warc_dir: Path, output: Path, track: Callable[[list[str]], Iterable[str]] = iter) -> int:
+    """A sorted CDXJ index of every WARC file in ``warc_dir`` (cdxj-indexer, the pywb format).
+    ``track`` wraps the files as the indexer reads them, one by one (a progress bar)."""
     from cdxj_indexer import CDXJIndexer
 
     files = sorted(str(p) for p in Path(warc_dir).glob("*.warc.gz"))
     if not files:
         raise FileNotFoundError(f"no .warc.gz files in {warc_dir}")
-    CDXJIndexer(output=str(output), inputs=files, sort=True, dir_root=str(warc_dir), post_append=True).process_all()
+    CDXJIndexer(output=str(output), inputs=track(files), sort=True, dir_root=str(warc_dir),
+                post_append=True).process_all()
     return sum(1 for _ in open(output, encoding="utf-8"))

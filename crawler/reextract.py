@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from scrapy.http import Headers, HtmlResponse
 from sqlalchemy import select
@@ -79,8 +79,13 @@ def _refers_to(archive: Archive, fetch: Fetch, originals: dict[str, int]) -> int
     return originals.get(headers.get_header("WARC-Refers-To"))
 
 
-def rebuild(source: Archive, target: Archive) -> Counter:
-    """Replay every archived visit of ``source`` into ``target``; returns outcome counts."""
+def _untracked(items: Iterable) -> Iterable:
+    return items
+
+
+def rebuild(source: Archive, target: Archive, track: Callable[[Iterable], Iterable] = _untracked) -> Counter:
+    """Replay every archived visit of ``source`` into ``target``; returns outcome counts.
+    ``track`` wraps the visits as they are replayed (a progress bar on a terminal)."""
     sync_sources(target.engine, source.sources.values())
     run_id = start_run(target.engine, "rebuild", {"from": source.engine.url.render_as_string(hide_password=True)},
                        warc_dir=target.warc_dir)
@@ -88,7 +93,7 @@ def rebuild(source: Archive, target: Archive) -> Counter:
     with source.session() as session:
         fetches = session.scalars(select(Fetch).order_by(Fetch.id)).all()
     by_fetch = {c.fetch.id: c for c in captures(source)}
-    for fetch in fetches:
+    for fetch in track(fetches):
         record = _replayed(source, fetch, by_fetch.get(fetch.id), run_id)
         counts[record_fetch(target, record)] += 1
     finish_run(target.engine, run_id, "finished", dict(counts))
@@ -123,22 +128,24 @@ def _warc_ref(archive: Archive, fetch: Fetch) -> dict | None:
 
 
 def reextract(archive: Archive, source: str | None = None, since: datetime | None = None,
-              workers: int | None = None) -> Counter:
+              workers: int | None = None, track: Callable[[Iterable], Iterable] = _untracked) -> Counter:
     """Run the current extractor over each article's newest capture, in ``workers``
     processes (None: one per core; 0: this one); a different result becomes a version with
-    cause 'reextract'. Returns counts of unchanged / reextracted / failed."""
+    cause 'reextract'. Returns counts of unchanged / reextracted / failed. ``track`` wraps
+    the articles as they are handed to the workers (a progress bar on a terminal)."""
     newest: dict[int, Capture] = {}
     for capture in captures(archive, source, since):
         if capture.fetch.article_id and capture.filename and capture.fetch.http_status == 200:
             newest[capture.fetch.article_id] = capture
-    return asyncio.run(_reextract_all(archive, newest, ExtractPool(workers)))
+    return asyncio.run(_reextract_all(archive, newest, ExtractPool(workers), track))
 
 
-async def _reextract_all(archive: Archive, newest: dict[int, Capture], pool: ExtractPool) -> Counter:
+async def _reextract_all(archive: Archive, newest: dict[int, Capture], pool: ExtractPool,
+                         track: Callable[[Iterable], Iterable]) -> Counter:
     counts: Counter = Counter()
     running: set[asyncio.Task] = set()
     try:
-        for article_id, capture in newest.items():
+        for article_id, capture in track(newest.items()):
             if len(running) >= pool.capacity:  # read no page before a worker can take it: memory stays flat
                 _, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             running.add(asyncio.create_task(_reextract_one(archive, pool, article_id, capture, counts)))

@@ -73,7 +73,7 @@ def first_run(url: str, barrier) -> str:  # noqa: ANN001
     archive = Archive.open(url)
     try:
         sync_sources(archive.engine, load_sources().values())
-        start_run(archive.engine, "sources")
+        start_run(archive.engine, "sources", warc_dir=archive.warc_dir)
         return head_revision()
     finally:
         archive.close()
@@ -147,7 +147,7 @@ def test_simultaneous_first_runs_on_an_empty_archive_all_succeed(url):
 def test_a_run_records_where_its_warc_files_go(url, tmp_path):
     archive = Archive.open(url, warc_dir=tmp_path / "shared" / "warc")
     try:
-        start_run(archive.engine, "sources")
+        start_run(archive.engine, "sources", warc_dir=archive.warc_dir)
     finally:
         archive.close()
     assert rows(url, "SELECT warc_dir, host FROM crawl_runs") == [(str(tmp_path / "shared" / "warc"), os.uname()[1])]

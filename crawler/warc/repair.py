@@ -34,15 +34,37 @@ def repair(path: Path) -> Path | None:
     try:
         if not lock_exclusively(fd) or not is_file_of(path, fd):
             return None
-        pid = _writer_pid(path)
-        # Second check, for writers that take no lock (this crawler before issue 9): the pid
-        # in the name still has the file open. Unlike "is the pid alive", immune to pid reuse.
-        if pid is not None and pid != os.getpid() and _held_open_by(pid, fd):
+        pid = writer_pid(path)
+        if _still_written(path, fd):
             logger.warning("warc: %s is unlocked but pid %d still has it open; left alone", path.name, pid)
             return None
         return _roll_back(path, fd, pid)
     finally:
         os.close(fd)
+
+
+def is_abandoned(path: Path) -> bool:
+    """Whether ``path`` (an ``.open`` file) is one :func:`repair` would close, asked without
+    writing (`archive doctor` is a reader): a shared lock taken and dropped at once."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return not _still_written(path, fd)
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def _still_written(path: Path, fd: int) -> bool:
+    """Second check, for writers that take no lock (this crawler before issue 9): the pid
+    in the name still has the file open. Unlike "is the pid alive", immune to pid reuse."""
+    pid = writer_pid(path)
+    return pid is not None and pid != os.getpid() and _held_open_by(pid, fd)
 
 
 def _roll_back(path: Path, fd: int, pid: int | None) -> Path | None:
@@ -85,7 +107,7 @@ def is_file_of(path: Path, fd: int) -> bool:
     return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
-def _writer_pid(path: Path) -> int | None:
+def writer_pid(path: Path) -> int | None:
     """The pid in ``<prefix>-<timestamp>-<serial>-<pid>.warc.gz.open``."""
     last = path.name.removesuffix(f".warc.gz{OPEN_SUFFIX}").rsplit("-", 1)[-1]
     return int(last) if last.isdigit() else None
