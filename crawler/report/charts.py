@@ -28,6 +28,7 @@ def bars(labels: list[str], values: list[float], title: str, ylabel: str) -> str
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=SIZE)
         ax.bar(range(len(values)), values, color="#4c72b0")
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # counts: no 0.2 of a version
         _label_x(ax, labels)
         ax.set_xlim(-0.6, max(len(labels), MIN_BARS) - 0.4)  # one day is one bar, not the whole width
         return _finish(fig, ax, title, ylabel)

@@ -26,7 +26,9 @@ def html_report(engine: Engine, archive_name: str) -> str:
 
 
 def write_html(engine: Engine, archive_name: str, path: Path) -> int:
-    """Write the page to ``path``; its size in bytes."""
-    page = html_report(engine, archive_name)
-    path.write_text(page, encoding="utf-8")
+    """Write the page to ``path``; its size in bytes. The file is opened first, so a path
+    that cannot be written fails before the archive is read."""
+    with path.open("w", encoding="utf-8") as out:
+        page = html_report(engine, archive_name)
+        out.write(page)
     return len(page.encode("utf-8"))

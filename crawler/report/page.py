@@ -46,7 +46,9 @@ def _summary(reports: list[SourceReport]) -> str:
     for r in reports:
         visits = sum(b.visits for b in r.visits)
         flags = [m.name for m in r.health if m.flagged] + [f"{len(r.alarms)} alarm(s)"] * bool(r.alarms)
-        health = f"<span class=\"bad\">{escape(', '.join(flags))}</span>" if flags else "<span class=\"ok\">ok</span>"
+        measured = any(m.value is not None for m in r.health)
+        health = (f"<span class=\"bad\">{escape(', '.join(flags))}</span>" if flags else
+                  "<span class=\"ok\">ok</span>" if measured else "<span class=\"muted\">too few pages</span>")
         rows.append(f"<tr><td><a href=\"#source-{escape(r.name)}\">{escape(r.name)}</a></td>"
                     + "".join(f"<td class=\"n\">{n}</td>" for n in (r.articles, r.versions, r.edited, r.gone, visits))
                     + f"<td class=\"n\">{share(sum(b.errors for b in r.visits), visits)}</td>"
