@@ -148,3 +148,24 @@ def test_a_flagged_source_shows_in_the_summary_with_its_body_length_chart():
     assert '<span class="bad">median body length (chars)</span>' in html
     assert "departs from its baseline" in html and "Median body length of new versions" in html
     assert len(re.findall(r"<svg\b", html)) == 4
+
+
+def test_report_on_postgresql(capsys):
+    from crawler.archive.migrate import downgrade
+    from crawler.archive.store import Archive
+    from crawler.report.command import html_report
+    from tests.conftest import postgres_url
+    from tests.test_cli import fill
+
+    archive = Archive.open(postgres_url())
+    try:
+        fill(archive)  # znews: v1, v2, then back to v1 as v3
+        assert main(["--archive", archive.engine.url.render_as_string(hide_password=False), "report"]) == 0
+        out = capsys.readouterr().out
+        assert re.search(r"^znews: 1 articles, 3 versions, 1 edited, 0 gone; 3 visits", out, flags=re.M), out
+        html = html_report(archive.engine, "postgresql")
+        # four sources with articles and visits, three charts each (dantri has none here)
+        assert '<section id="source-dantri">' in html and len(re.findall(r"<svg\b", html)) == 4 * 3
+    finally:
+        downgrade(archive.engine, "base")
+        archive.close()
