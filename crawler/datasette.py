@@ -56,19 +56,25 @@ def _tables() -> dict[str, Any]:
 
 
 def example_queries(readme: str | None = None) -> dict[str, dict[str, str]]:
-    """The README's "Example queries", named by their comment: {name: {title, sql}}."""
-    text = readme if readme is not None else readme_text()
-    section = text.split("### Example queries", 1)[1]
-    block = re.search(r"```sql\n(.*?)```", section, flags=re.S).group(1)
+    """The README's "Example queries" as canned queries: {name: {title, sql[, description]}}."""
     queries = {}
-    for chunk in re.split(r"\n\s*\n", block.strip()):
-        comments = [line[2:].strip() for line in chunk.splitlines() if line.startswith("--")]
-        sql = "\n".join(line for line in chunk.splitlines() if not line.startswith("--")).strip()
-        comment = " ".join(comments)
+    for comment, sql in readme_examples(readme if readme is not None else readme_text()):
         title = comment.split(": ", 1)[0]  # a comment may go on to say why the query is written so
-        queries[_slug(title)] = {"title": title, "sql": sql.rstrip(";"),
-                                 **({"description": comment} if comment != title else {})}
+        queries[_slug(title)] = {"title": title, "sql": sql, **({"description": comment} if comment != title else {})}
     return queries
+
+
+def readme_examples(readme: str) -> list[tuple[str, str]]:
+    """(comment, SQL) of each query in README "Example queries", as written (bench/query.py times them)."""
+    section = readme.split("### Example queries", 1)[1]
+    block = re.search(r"```sql\n(.*?)```", section, flags=re.S).group(1)
+    examples = []
+    for chunk in re.split(r"\n\s*\n", block.strip()):
+        lines = chunk.splitlines()
+        comment = " ".join(line[2:].strip() for line in lines if line.startswith("--"))
+        sql = "\n".join(line for line in lines if not line.startswith("--")).strip().rstrip(";")
+        examples.append((comment, sql))
+    return examples
 
 
 def readme_text() -> str:
