@@ -101,11 +101,18 @@ def test_recorded_alarms_are_read_by_reflection(edited_archive, tmp_path, capsys
 
 
 def test_a_measure_departing_from_its_baseline_is_flagged():
-    steady = [5000.0, 5200.0, 4900.0]
-    assert not _measure("median body length (chars)", [*steady, 4800.0], lambda b, v: v < b * BODY_SHRINK).flagged
-    shrunk = _measure("median body length (chars)", [*steady, 900.0], lambda b, v: v < b * BODY_SHRINK)
+    def runs(*values):
+        return list(enumerate(values, start=1))
+
+    def shrinks(base, value):
+        return value < base * BODY_SHRINK
+
+    steady = (5000.0, 5200.0, None, 4900.0)
+    assert not _measure("median body length (chars)", runs(*steady, 4800.0), shrinks).flagged
+    shrunk = _measure("median body length (chars)", runs(*steady, 900.0), shrinks)
     assert shrunk.flagged and shrunk.baseline == 5000.0 and shrunk.value == 900.0
-    assert not _measure("x", [None, None, 900.0], lambda b, v: True).flagged  # no baseline yet
+    assert shrunk.history == ((1, 5000.0), (2, 5200.0), (4, 4900.0), (5, 900.0))  # run 3 had too few pages
+    assert not _measure("x", runs(None, None, 900.0), lambda b, v: True).flagged  # no baseline yet
 
 
 def test_report_on_an_unwritable_path_is_one_line(edited_archive, tmp_path, capsys):
@@ -140,7 +147,8 @@ def test_a_flagged_source_shows_in_the_summary_with_its_body_length_chart():
     from crawler.report.health import HealthMeasure
     from crawler.report.page import render
 
-    body = HealthMeasure("median body length (chars)", 5000.0, 900.0, True, (5000.0, 5200.0, 4900.0, 900.0))
+    body = HealthMeasure("median body length (chars)", 5000.0, 900.0, True,
+                         ((7, 5000.0), (8, 5200.0), (9, 4900.0), (10, 900.0)))
     report = SourceReport("dantri", articles=40, versions=60, versions_per_day=[("2026-01-01", 30)],
                           edits_per_article={0: 30, 1: 10}, visits=[VisitBucket("2026-01-01", 50, 1, 2)],
                           health=[body])

@@ -43,7 +43,7 @@ class HealthMeasure:
     baseline: float | None   # median over the source's previous runs (None: no earlier run had it)
     value: float | None      # the latest run's
     flagged: bool
-    history: tuple[float, ...] = ()  # every recent run's value, oldest first, for the chart
+    history: tuple[tuple[int, float], ...] = ()  # (run id, value) of the recent runs that had one, oldest first
 
 
 def health_of(connection: Connection, source: str, names: dict[int, str]) -> tuple[list[HealthMeasure], list[dict]]:
@@ -78,7 +78,7 @@ def measures(connection: Connection, source: str, names: dict[int, str]) -> list
     per_run = _per_run(connection, [i for i, name in names.items() if name == source])
     if not per_run:
         return []
-    runs = [per_run[run] for run in sorted(per_run)]
+    runs = sorted(per_run.items())
     rules: dict[str, Callable[[float, float], bool]] = {
         "median body length (chars)": lambda base, now: now < base * BODY_SHRINK,
         "new versions with published_at": lambda base, now: now < base - SHARE_DROP,
@@ -86,11 +86,13 @@ def measures(connection: Connection, source: str, names: dict[int, str]) -> list
         "visits skipped": lambda base, now: now > base + SKIP_RISE,
         "revisits that changed": lambda base, now: now >= CHANGED_ALL > base,
     }
-    return [_measure(name, [run.get(name) for run in runs], rule) for name, rule in rules.items()]
+    return [_measure(name, [(run_id, run.get(name)) for run_id, run in runs], rule) for name, rule in rules.items()]
 
 
-def _measure(name: str, values: list[float | None], rule: Callable[[float, float], bool]) -> HealthMeasure:
-    history = tuple(v for v in values if v is not None)
+def _measure(name: str, runs: list[tuple[int, float | None]], rule: Callable[[float, float], bool]) -> HealthMeasure:
+    """The last run's value against the median of the earlier runs' values."""
+    history = tuple((run_id, v) for run_id, v in runs if v is not None)
+    values = [v for _, v in runs]
     value = values[-1]
     earlier = [v for v in values[:-1] if v is not None]
     baseline = median(earlier) if earlier else None

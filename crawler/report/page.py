@@ -82,9 +82,9 @@ def _charts(r: SourceReport) -> list[str]:
                                 "Errors and skips, share of visits", "", percent=True))
     body = next((m for m in r.health if m.name.startswith("median body") and m.history), None)
     if body is not None:
-        out.append(charts.lines([f"{i + 1}" for i in range(len(body.history))], {"median body": list(body.history)},
-                                "Median body length of new versions, per run", "characters",
-                                baseline=body.baseline))
+        runs, values = zip(*body.history)
+        out.append(charts.lines([f"#{run}" for run in runs], {"median body": list(values)},
+                                "Median body length of new versions, per run", "characters", baseline=body.baseline))
     return out
 
 
