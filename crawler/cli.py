@@ -265,7 +265,10 @@ def datasette_metadata(args: argparse.Namespace) -> int:
     """Datasette metadata for the archive: table and column descriptions, the README's queries, search."""
     from .datasette import metadata, write_metadata
 
-    name = Path(make_url(_sqlite_url(args.archive)).database or "archive.db").stem
+    url = make_url(_sqlite_url(args.archive))
+    if url.get_backend_name() != "sqlite":
+        raise UsageError("Datasette reads SQLite files only: pass --archive with the archive's .db file")
+    name = Path(url.database or "archive.db").stem
     out = _open_output(args.output) if args.output else sys.stdout
     try:
         write_metadata(metadata(name), out, as_yaml=not (args.output or "").endswith(".json"))
