@@ -9,7 +9,8 @@ Two ways to know, one page:
   (median body length, share of new versions with a publication date and with authors,
   share of visits skipped, share of revisits that found a change), each with the median of
   the source's previous runs as its baseline. They are shown whatever the schema, and
-  flagged by the rules below; they are a view, not a record.
+  flagged by the rules below; they are a view, not a record. Where the crawl keeps
+  per-source counts in its run reports, ``_per_run`` is the one function to point at them.
 """
 
 from __future__ import annotations
