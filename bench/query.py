@@ -39,6 +39,7 @@ sys.path[:0] = [str(PROJECT_ROOT), str(Path(__file__).resolve().parent)]
 
 from crawler.archive.db import create_archive_engine  # noqa: E402
 from crawler.archive.migrate import current_revision, downgrade, upgrade  # noqa: E402
+from crawler.datasette import readme_examples  # noqa: E402
 from crawler.sources import load_sources  # noqa: E402
 from fakeweb import URL_PATTERNS, load_templates  # noqa: E402
 from timing import code_state  # noqa: E402
@@ -67,20 +68,9 @@ def parse_args() -> argparse.Namespace:
 # -- the README's queries ------------------------------------------------------------
 
 def readme_queries(readme: Path = PROJECT_ROOT / "README.md") -> list[tuple[str, str]]:
-    """(comment, SQL) of each query in README "Example queries", as written."""
-    section = readme.read_text().split("### Example queries", 1)[1]
-    block = section.split("```sql", 1)[1].split("```", 1)[0]
-    queries, title, lines = [], None, []
-    for line in block.strip().splitlines() + ["-- end"]:
-        if line.startswith("-- ") and title and not lines:  # a comment on two lines
-            title += " " + line[3:]
-        elif line.startswith("-- "):
-            if title:
-                queries.append((title, "\n".join(lines).strip()))
-            title, lines = line[3:], []
-        elif line.strip():
-            lines.append(line)
-    return queries
+    """(comment, SQL) of each query in README "Example queries", as written: read as Datasette's
+    canned queries are (crawler/datasette.py)."""
+    return readme_examples(readme.read_text(encoding="utf-8"))
 
 
 # -- generation ------------------------------------------------------------------

@@ -276,6 +276,47 @@ def _counts(counts) -> str:  # noqa: ANN001
     return ", ".join(f"{n} {what}" for what, n in sorted(counts.items())) or "nothing to do"
 
 
+def report(args: argparse.Namespace, archive: Archive) -> int:
+    """Per source: articles, versions per day, edits, error and skip rates, extraction health, most edited."""
+    from .report.command import text_report, write_html
+
+    if not args.html:
+        print(text_report(archive.engine), end="")
+        return 0
+    try:
+        size = write_html(archive.engine, display_name(archive.engine), Path(args.html))
+    except ImportError as exc:
+        raise CliError(f"--html needs matplotlib ({exc}): pip install -e '.[report]'") from None
+    except OSError as exc:
+        raise CliError(f"cannot write {args.html}: {exc.strerror}: pass --html FILE in a folder you may write to") from None
+    print(f"wrote {args.html} ({size // 1024} KB): open it in a browser, no server needed")
+    return 0
+
+
+def datasette_metadata(args: argparse.Namespace) -> int:
+    """Datasette metadata for the archive: table and column descriptions, the README's queries, search."""
+    from .datasette import metadata, write_metadata
+
+    url = make_url(_sqlite_url(args.archive))
+    if url.get_backend_name() != "sqlite":
+        raise UsageError("Datasette reads SQLite files only: pass --archive with the archive's .db file")
+    name = Path(url.database or "archive.db").stem
+    out = _open_output(args.output) if args.output else sys.stdout
+    try:
+        write_metadata(metadata(name), out, as_yaml=not (args.output or "").endswith(".json"))
+    finally:
+        if args.output:
+            out.close()
+    if args.output:
+        print(f"wrote {args.output}: datasette {name}.db -m {args.output}", file=sys.stderr)
+    return 0
+
+
+def _sqlite_url(option: str | None) -> str:
+    url = archive_url(option)
+    return url if "://" in url else f"sqlite:///{url}"
+
+
 def recrawl(args: argparse.Namespace) -> int:
     """Discover new articles, then revisit the due ones: one unattended run (cron-safe)."""
     settings = {}
@@ -426,7 +467,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", required=True, help="the page's URL: it picks the source's rules and resolves links")
     p.add_argument("--seeds", metavar="FILE", help="the sources file (default: this project's seeds/sources.toml)")
     p.set_defaults(opens_archive=False)
+    _browse_commands(command, sub, common)
     return parser
+
+
+def _browse_commands(command: Callable[..., argparse.ArgumentParser], sub: Any,
+                     common: argparse.ArgumentParser) -> None:
+    """`archive report` and `archive datasette-metadata`: looking at the archive as a whole."""
+    p = command(report, "archive report --html report.html   # one page, charts inline: open it in a browser")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML page with charts (default: a text "
+                                                  "summary on standard output)")
+    p = sub.add_parser("datasette-metadata", help=datasette_metadata.__doc__, description=datasette_metadata.__doc__,
+                       epilog="example:\n  archive datasette-metadata -o metadata.yml && datasette archive.db -m "
+                              "metadata.yml", parents=[common], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-o", "--output", metavar="FILE", help="default: standard output (YAML; JSON for a .json FILE)")
+    p.set_defaults(func=datasette_metadata, opens_archive=False)
 
 
 def _adder(sub: Any, common: argparse.ArgumentParser) -> Callable[..., argparse.ArgumentParser]:
