@@ -34,6 +34,7 @@ from .db import create_archive_engine, create_readonly_engine, default_warc_dir
 from .migrate import check_current, upgrade
 from ..schedule import RevisitPolicy
 from .records import DiscoveryRecord, FetchRecord
+from .reports import run_report
 from .visits import Stored, pick_article, save_reextraction, store_visits
 from .models import (
     ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, CrawlRun, Discovery, SourceRow,
@@ -131,6 +132,8 @@ class Archive:
             run.status = status
             run.stats = stats
             run.reason = reason
+            run.report = run_report(session.connection(), run_id, stats,
+                                    (run.finished_at - run.started_at).total_seconds())
 
     def interrupt_stale_runs(self, host: str | None = None) -> list[int]:
         """Mark 'interrupted' the running runs of this host whose process is gone (killed);
