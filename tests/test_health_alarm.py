@@ -5,6 +5,7 @@ ordinary run raises none (issue 12, item 2)."""
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -62,6 +63,10 @@ def test_a_changed_template_raises_an_alarm_and_ordinary_runs_raise_none(tmp_pat
         for _ in range(3):  # the baseline: three ordinary runs
             assert "health alarm:" not in site.crawl().stderr
         assert site.alarms() == []
+        first = json.loads(query(site.archive, "SELECT report FROM crawl_runs WHERE id = 1")[0][0])
+        znews = first["sources"]["znews"]
+        assert (znews["fetched"], znews["new"], znews["health"]["site_body_share"]) == (5, 5, 1.0)
+        assert znews["bytes"] > 5 * 10_000 and len(first["slowest"]) == 5
 
         site.redesign(True)
         with sqlite3.connect(site.archive) as db:  # every article due: the cron run revisits them all

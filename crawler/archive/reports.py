@@ -38,6 +38,8 @@ PAGES_QUERY = (
     .outerjoin(ArticleVersion, ArticleVersion.id == Fetch.version_id)
     .where(Fetch.crawl_run_id == bindparam("run")))
 
+RUNS = select(*CrawlRun.__table__.columns)  # rows, not ORM objects: readers hold no session
+
 LEADING_URL = re.compile(r"^\S+://\S+?:\s+")
 URL = re.compile(r"(\w+://[^/\s]+)/\S*")
 SIZE = re.compile(r"\b\d+ (chars|characters|bytes)\b")
@@ -119,9 +121,6 @@ def reason(error: str | None) -> str:
 
 def _share(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
-
-
-RUNS = select(*CrawlRun.__table__.columns)
 
 
 # -- reading (archive runs) ------------------------------------------------------------

@@ -15,12 +15,12 @@ from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
+from ..archive.reports import NO_SOURCE
 from ..middlewares.failures import DISCOVERY_SOURCE_KEYS
 from ..sources import source_for_url, sources_from_settings
 
 # URLs a report names as the slowest
 SLOWEST_KEPT = 5
-NO_SOURCE = "(none)"
 
 
 class TrafficExtension:
