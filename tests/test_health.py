@@ -29,18 +29,29 @@ def test_the_policy_reads_the_defaults_of_settings_py():
 
 def test_baseline_is_the_median_of_the_newest_runs_with_enough_pages():
     history = [healthy(median_body_chars=v) for v in (100, 5000, 4000, 3000)] + [healthy(median_body_chars=1)] * 20
-    assert baseline(history, "median_body_chars", POLICY) == (1, 10)  # the newest 10 runs only
-    assert baseline(history[:4], "median_body_chars", POLICY) == (3500, 4)  # one odd run does not move it much
-    few_pages = [healthy(pages=4, median_body_chars=9)] * 5
-    assert baseline(few_pages + history[:3], "median_body_chars", POLICY) == (4000, 3)
+    assert baseline(history, "median_body_chars", POLICY) == (1, 10, 5)  # the newest 10 runs only
+    assert baseline(history[:4], "median_body_chars", POLICY) == (3500, 4, 5)  # one odd run moves it little
+    small_runs = [healthy(pages=4, median_body_chars=9)] * 2
+    assert baseline(small_runs + history[1:4], "median_body_chars", POLICY) == (4000, 3, 5)
     # a share whose count is zero is null: such runs do not count
-    assert baseline([healthy(revisits=0, changed_share=None)] * 5 + history[:3], "changed_share", POLICY) == (0.125, 3)
+    nulls = [healthy(revisits=0, changed_share=None)] * 5
+    assert baseline(nulls + history[:3], "changed_share", POLICY) == (0.125, 3, 5)
+
+
+def test_a_source_crawled_a_page_at_a_time_is_judged_on_its_one_page():
+    """A crawl of start URLs sees one page per source: each run is all there is to judge."""
+    history = [healthy(pages=1, extracted=1, visits=1, revisits=1, median_body_chars=v) for v in (4000, 5000, 4500)]
+    assert baseline(history, "median_body_chars", POLICY) == (4500, 3, 1)
+    broken = healthy(pages=1, extracted=1, visits=1, revisits=1, median_body_chars=300, site_body_share=0.0)
+    assert [a.measure for a in departures("znews", broken, history, POLICY)] == ["median_body_chars",
+                                                                                 "site_body_share"]
+    assert departures("znews", history[0], history, POLICY) == []
 
 
 def test_no_baseline_below_its_minimum_of_runs():
     assert baseline([healthy()] * 2, "title_share", POLICY) is None
     assert baseline([], "title_share", POLICY) is None
-    assert baseline([healthy()] * 3, "title_share", POLICY) == (1.0, 3)
+    assert baseline([healthy()] * 3, "title_share", POLICY) == (1.0, 3, 5)
 
 
 @pytest.mark.parametrize("measure, base, value, alarm", [

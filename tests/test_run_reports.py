@@ -120,6 +120,13 @@ def test_a_source_that_departs_from_its_baseline_raises_a_stored_alarm(archive):
         assert check_run(db, ordinary, POLICY) == []
 
 
+def test_a_return_to_an_earlier_version_is_no_new_state_in_changed_share(archive):
+    edited = lambda r: visit(r, 1, words=250)  # noqa: E731
+    shares = [report(archive, run(archive, [page]))["sources"]["znews"]["health"]["changed_share"]
+              for page in (lambda r: visit(r, 1), edited, lambda r: visit(r, 1))]
+    assert shares == [None, 1.0, 0.0]  # new; an edit; the edit undone (version 3 same as version 1)
+
+
 def test_archive_runs_lists_runs_and_shows_one_per_source(tmp_path, capsys):
     path = tmp_path / "archive.db"
     archive = Archive.open(f"sqlite:///{path}")

@@ -3,7 +3,8 @@
 A site that changes its template yields empty or garbage versions for months before anyone
 looks (issue 12). Each run's report (crawler/archive/reports.py) carries per source a few
 page measures; a source's *baseline* for a measure is the median of that measure over its
-last ``HEALTH_BASELINE_RUNS`` finished runs with at least ``HEALTH_MIN_PAGES`` pages for it.
+last ``HEALTH_BASELINE_RUNS`` finished runs with at least ``HEALTH_MIN_PAGES`` pages for it (or
+as many as its typical run has, when its runs are smaller: a crawl of one start URL per source).
 A run departs from the baseline when (thresholds are settings):
 
 - ``median_body_chars`` falls below ``HEALTH_BODY_RATIO`` of the baseline;
@@ -11,8 +12,8 @@ A run departs from the baseline when (thresholds are settings):
   pages the source's own body selectors read (``site_body_share``) falls by more than
   ``HEALTH_FIELD_DROP`` (1.0 -> under 0.8: "missing on more than a fifth when the baseline had it");
 - ``skipped_share`` rises by more than ``HEALTH_SKIPPED_RISE``;
-- ``changed_share`` (new versions per revisit) reaches ``HEALTH_CHANGED_SHARE`` where the
-  baseline changed under half as often.
+- ``changed_share`` (new versions per revisit; a return to an earlier state is not new)
+  reaches ``HEALTH_CHANGED_SHARE`` where the baseline changed under half as often.
 
 The median lets one odd run in the baseline pass unnoticed; a lasting change becomes the new
 baseline after about half of ``HEALTH_BASELINE_RUNS`` runs, so it is reported for a while, not forever.
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import Connection, insert, select
 
@@ -74,22 +75,35 @@ class Alarm:
         """One line for the log, stderr and ``archive runs show``."""
         run = f"run {self.run_id}: " if self.run_id is not None else ""
         return (f"{run}{self.source} {self.measure} {shown(self.measure, self.value)}, baseline "
-                f"{shown(self.measure, self.baseline)} (median of {self.baseline_runs} runs; {self.pages} pages)")
+                f"{shown(self.measure, self.baseline)} (median of {self.baseline_runs} runs; {self.pages} "
+                f"page{'' if self.pages == 1 else 's'})")
 
 
 def shown(measure: str, value: float) -> str:
     return f"{value:.0f} chars" if measure == "median_body_chars" else f"{value:.0%}"
 
 
-def baseline(history: Sequence[dict[str, Any]], measure: str, policy: HealthPolicy) -> tuple[float, int] | None:
-    """(median, runs) of ``measure`` over the newest ``baseline_runs`` health dicts of
-    ``history`` (newest first) with enough pages for it; None below ``min_baseline_runs``."""
-    pages = MEASURES[measure]
-    values = [h[measure] for h in history if h.get(measure) is not None and h.get(pages, 0) >= policy.min_pages]
-    values = values[:policy.baseline_runs]
+class Baseline(NamedTuple):
+    value: float  # the median
+    runs: int  # how many runs it is the median of
+    need: int  # the count a run needs for this measure to be judged or to count
+
+
+def baseline(history: Sequence[dict[str, Any]], measure: str, policy: HealthPolicy) -> Baseline | None:
+    """The median of ``measure`` over the newest ``baseline_runs`` health dicts of ``history``
+    (newest first) that measured it, those with enough pages; None below ``min_baseline_runs``.
+
+    Enough is ``min_pages``, or for a source whose runs are smaller (a crawl of its start
+    URLs: one page), its typical run's count (the median): then each run is all there is."""
+    count = MEASURES[measure]
+    seen = [h for h in history if h.get(measure) is not None and h.get(count, 0) > 0][:policy.baseline_runs]
+    if not seen:
+        return None
+    need = max(1, min(policy.min_pages, statistics.median_low([h[count] for h in seen])))
+    values = [h[measure] for h in seen if h[count] >= need]
     if len(values) < max(policy.min_baseline_runs, 1):
         return None
-    return statistics.median(values), len(values)
+    return Baseline(statistics.median(values), len(values), need)
 
 
 def departs(measure: str, value: float, base: float, policy: HealthPolicy) -> bool:
@@ -108,11 +122,9 @@ def departures(source: str, health: dict[str, Any], history: Sequence[dict[str, 
     found = []
     for measure, pages in MEASURES.items():
         value, count = health.get(measure), health.get(pages, 0)
-        if value is None or count < policy.min_pages:
-            continue
-        base = baseline(history, measure, policy)
-        if base is not None and departs(measure, value, base[0], policy):
-            found.append(Alarm(source, measure, value, base[0], base[1], count))
+        base = baseline(history, measure, policy) if value is not None else None
+        if base is not None and count >= base.need and departs(measure, value, base.value, policy):
+            found.append(Alarm(source, measure, value, base.value, base.runs, count))
     return found
 
 

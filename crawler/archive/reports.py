@@ -32,7 +32,7 @@ REASONS_KEPT = 10  # error and skip reasons kept per source, most frequent first
 PAGES_QUERY = (
     select(SourceRow.name.label("source"), Fetch.outcome, Fetch.error, Fetch.body_source,
            func.length(ArticleVersion.text).label("body_chars"), ArticleVersion.title, ArticleVersion.authors,
-           ArticleVersion.published_at.is_not(None).label("has_published_at"))
+           ArticleVersion.published_at.is_not(None).label("has_published_at"), ArticleVersion.same_as_version)
     .select_from(Fetch)
     .outerjoin(SourceRow, SourceRow.id == Fetch.source_id)
     .outerjoin(ArticleVersion, ArticleVersion.id == Fetch.version_id)
@@ -57,9 +57,12 @@ class _Tally:
     dated: int = 0
     extracted: int = 0  # pages extracted on this visit (not a 304 or identical bytes)
     site_body: int = 0  # ... whose text the source's own body selectors found
+    returns: int = 0  # "changed" visits back to an earlier version
 
     def add(self, row: Row) -> None:
         self.outcomes[row.outcome] += 1
+        # a return to an earlier state (a reverted edit, a template change undone) is no new state
+        self.returns += row.outcome == "changed" and row.same_as_version is not None
         if row.outcome in self.reasons:
             self.reasons[row.outcome][reason(row.error)] += 1
         if row.body_source is not None and row.outcome != "error":
@@ -88,7 +91,7 @@ class _Tally:
                 "published_at_share": _share(self.dated, pages),
                 "site_body_share": _share(self.site_body, self.extracted),
                 "skipped_share": _share(counts["skipped"], visits),
-                "changed_share": _share(counts["changed"], revisits)}
+                "changed_share": _share(counts["changed"] - self.returns, revisits)}
 
 
 def run_report(connection: Connection, run_id: int, stats: dict[str, Any] | None = None,
