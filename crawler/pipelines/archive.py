@@ -180,7 +180,8 @@ class ArchivePipeline:
             with self.archive.engine.begin() as connection:
                 alarms = check_run(connection, self.run_id, self.health)
         except SQLAlchemyError as exc:
-            logger.error("archive: extraction health not checked: %s", " ".join(str(getattr(exc, "orig", exc)).split()))
+            cause = " ".join(str(getattr(exc, "orig", exc)).split())
+            logger.error("archive: extraction health not checked: %s", cause)
             return []
         for alarm in alarms:
             logger.warning("health alarm: %s", alarm.line())
