@@ -139,13 +139,12 @@ def check_run(connection: Connection, run_id: int, policy: HealthPolicy) -> list
     for other in earlier:
         for source, data in (other or {}).get("sources", {}).items():
             histories.setdefault(source, []).append(data.get("health") or {})
-    alarms = [replace(a, run_id=run_id)
-              for source, data in report.get("sources", {}).items()
-              for a in departures(source, data.get("health") or {}, histories.get(source, []), policy)]
     source_ids = dict(connection.execute(select(SourceRow.name, SourceRow.id)).all())
+    alarms = [replace(a, run_id=run_id)
+              for source, data in report.get("sources", {}).items() if source in source_ids  # not "(none)"
+              for a in departures(source, data.get("health") or {}, histories.get(source, []), policy)]
     rows = [{"crawl_run_id": run_id, "source_id": source_ids[a.source], "measure": a.measure, "value": a.value,
-             "baseline": a.baseline, "baseline_runs": a.baseline_runs, "pages": a.pages}
-            for a in alarms if a.source in source_ids]
+             "baseline": a.baseline, "baseline_runs": a.baseline_runs, "pages": a.pages} for a in alarms]
     if rows:
         connection.execute(insert(HealthAlarm), rows)
     return alarms
