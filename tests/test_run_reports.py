@@ -196,3 +196,26 @@ def test_migration_0008_fills_in_each_fetch_source_and_goes_back(tmp_path):
         assert "health_alarms" not in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
     upgrade(engine)
     engine.dispose()
+
+
+def test_exit_status_a_failure_outranks_a_health_alarm(capsys):
+    from scrapy.utils.test import get_crawler
+
+    from crawler.commands.crawl import exit_status
+    from crawler.recrawl import SpiderResult, _report
+
+    crawler = get_crawler()
+    crawler.stats.set_value("archive/run_status", "finished")
+    assert exit_status(crawler) == 0
+    crawler.stats.set_value("archive/health_alarms", ["run 3: znews skipped_share 100%, …"])
+    assert exit_status(crawler) == 3
+    crawler.stats.set_value("archive/run_status", "failed")
+    assert exit_status(crawler) == 1
+
+    alarmed = SpiderResult("revisit", "finished", alarms=("run 3: znews skipped_share 100%, …",))
+    assert _report([SpiderResult("feeds", "finished"), alarmed], ["feeds", "revisit"]) == 3
+    assert capsys.readouterr().err == "archive recrawl: health alarm: run 3: znews skipped_share 100%, …\n"
+    assert _report([SpiderResult("feeds", "failed", "all failed"), alarmed], ["feeds", "revisit"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "archive recrawl: feeds: failed — all failed", "archive recrawl: revisit: finished — 0 requests, 0 failed",
+        "archive recrawl: health alarm: run 3: znews skipped_share 100%, …"]
