@@ -219,6 +219,29 @@ def doctor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def runs(args: argparse.Namespace, archive: Archive) -> int:
+    """List crawl runs, one line each (what each did, its alarms), or show one run per source."""
+    from .archive.reports import alarms_of, recent_runs, report_of, run_row
+    from .runs_text import run_details, run_json, run_line
+
+    if args.action == "show" and args.run_id is None:
+        raise UsageError("archive runs show needs a run id, e.g. archive runs show 12 (see archive runs)")
+    with archive.engine.connect() as connection:
+        chosen = recent_runs(connection, args.last) if args.action is None else [run_row(connection, args.run_id)]
+        if chosen == [None]:
+            raise CliError(f"no crawl run {args.run_id}: archive runs lists them")
+        alarms = alarms_of(connection, [run.id for run in chosen])
+        shown = [(run, report_of(connection, run), alarms.get(run.id, [])) for run in chosen]
+    if args.json:
+        found = [run_json(*entry) for entry in shown]
+        return _print_json(found[0] if args.action else found)
+    if not shown:
+        print("no crawl runs yet: run `scrapy crawl sources` or `archive recrawl`", file=sys.stderr)
+    for line in (run_details(*shown[0]) if args.action else [run_line(*entry) for entry in shown]):
+        print(line)
+    return 0
+
+
 def upgrade(args: argparse.Namespace) -> int:
     """Bring the archive's schema up to this crawler's, after a backup (SQLite)."""
     url = _existing_archive(args.archive)
@@ -459,6 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true",
                    help="SQLite PRAGMA quick_check instead of integrity_check (skips index contents: faster)")
     p.set_defaults(opens_archive=False)
+    p = command(runs, "archive runs --last 5\n  archive runs show 12   # per source, errors by reason, alarms", as_json)
+    p.add_argument("action", nargs="?", choices=("show",), help="show one run (its ID) per source")
+    p.add_argument("run_id", nargs="?", type=_positive, metavar="ID", help="the run to show")
+    p.add_argument("--last", type=_positive, default=20, metavar="N", help="the last N runs (default: 20)")
     p = command(upgrade, "archive upgrade   # after installing a newer crawler; backs up archive.db first")
     p.set_defaults(opens_archive=False)
     p = command(extract, "curl -so page.html https://example.org/news/x.html\n"

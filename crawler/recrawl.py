@@ -5,7 +5,9 @@ discovery spiders (feeds, sitemaps, listings), then revisits the archived articl
 are due. Each spider is a row in crawl_runs. Exit status: 0 when every spider finished;
 1 when one failed (so cron mails the owner), with one line per spider on stderr; 2 when the
 run could not start (a bad setting, option or seeds file; an archive or lock file that
-cannot be created), in one line; 75 (EX_TEMPFAIL) when another run holds the lock.
+cannot be created), in one line; 3 when every spider finished but a source's extraction
+departed from its baseline (crawler/archive/health.py), with one line per alarm on stderr;
+75 (EX_TEMPFAIL) when another run holds the lock.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .archive.db import archive_url, shown_url
 from .lock import AlreadyRunning, LockUnavailable, run_lock
 
 logger = logging.getLogger(__name__)
-EXIT_OK, EXIT_FAILED, EXIT_LOCKED = 0, 1, 75
+EXIT_OK, EXIT_FAILED, EXIT_ALARM, EXIT_LOCKED = 0, 1, 3, 75
 DISCOVERY_SPIDERS = ("feeds", "sitemaps", "listings")
 COMMAND = "archive recrawl"
 
@@ -46,6 +48,7 @@ class SpiderResult:
     why: str | None = None
     requests: int = 0
     failed: int = 0
+    alarms: tuple[str, ...] = ()  # its extraction-health alarms, one line each
 
     def line(self) -> str:
         return f"{self.spider}: {self.status} — {self.why or f'{self.requests} requests, {self.failed} failed'}"
@@ -91,12 +94,16 @@ def _open_archive(url: str) -> None:
 
 
 def _report(results: list[SpiderResult], spiders: list[str]) -> int:
-    """EXIT_OK, or EXIT_FAILED with one line per spider on stderr."""
-    if all(r.status == "finished" for r in results) and len(results) == len(spiders):
-        return EXIT_OK
-    for result in results:
-        print(f"{COMMAND}: {result.line()}", file=sys.stderr, flush=True)
-    return EXIT_FAILED
+    """EXIT_OK; EXIT_FAILED with one line per spider on stderr; else EXIT_ALARM with one line
+    per health alarm (also printed after a failure's lines: cron mails them together)."""
+    failed = not all(r.status == "finished" for r in results) or len(results) != len(spiders)
+    if failed:
+        for result in results:
+            print(f"{COMMAND}: {result.line()}", file=sys.stderr, flush=True)
+    alarms = [f"{COMMAND}: health alarm: {line}" for result in results for line in result.alarms]
+    for line in alarms:
+        print(line, file=sys.stderr, flush=True)
+    return EXIT_FAILED if failed else EXIT_ALARM if alarms else EXIT_OK
 
 
 def _crawl(settings, spiders: list[str], args: dict[str, str]) -> list[SpiderResult]:  # noqa: ANN001
@@ -106,7 +113,7 @@ def _crawl(settings, spiders: list[str], args: dict[str, str]) -> list[SpiderRes
     from scrapy.utils.log import configure_logging
     from scrapy.utils.reactor import install_reactor
 
-    from .commands.crawl import run_status
+    from .commands.crawl import health_alarms, run_status
 
     install_reactor(settings.get("TWISTED_REACTOR"))
     from twisted.internet import reactor
@@ -126,7 +133,8 @@ def _crawl(settings, spiders: list[str], args: dict[str, str]) -> list[SpiderRes
                 continue
             stats = crawler.stats
             results.append(SpiderResult(name, run_status(crawler), stats.get_value("archive/run_reason"),
-                                        stats.get_value("fetch/requests", 0), stats.get_value("fetch/failed", 0)))
+                                        stats.get_value("fetch/requests", 0), stats.get_value("fetch/failed", 0),
+                                        tuple(health_alarms(crawler))))
 
     done = deferred_from_coro(sequence())
     done.addBoth(lambda _: reactor.stop())

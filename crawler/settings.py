@@ -81,6 +81,22 @@ RUN_MAX_ERROR_SHARE = 0.5
 # 60-line dump per spider buried the errors of a run in its log and cron mail.
 STATS_DUMP = False
 
+# -- Extraction health (crawler/archive/health.py) ---------------------------------------
+# A source's baseline: the median of each measure over its last HEALTH_BASELINE_RUNS finished
+# runs with at least HEALTH_MIN_PAGES pages for it; no alarm before HEALTH_MIN_BASELINE_RUNS.
+HEALTH_BASELINE_RUNS = 10
+HEALTH_MIN_BASELINE_RUNS = 3
+HEALTH_MIN_PAGES = 5
+# Alarm when the median body length falls below this share of the baseline's,
+HEALTH_BODY_RATIO = 0.5
+# when the share of pages with a title, authors, published_at, or read by the source's own
+# body selectors falls by more than this,
+HEALTH_FIELD_DROP = 0.2
+# when the share of skipped visits rises by more than this,
+HEALTH_SKIPPED_RISE = 0.25
+# and when at least this share of revisits made a new version, where the baseline's was under half of it.
+HEALTH_CHANGED_SHARE = 0.9
+
 # -- Politeness (these are news sites' servers, not ours) ----------------------
 # Where a site operator can reach whoever runs this crawler; fills {contact} below.
 CONTACT_URL = "https://github.com/news-archive-crawler/news-archive-crawler"
@@ -142,6 +158,8 @@ DOWNLOADER_MIDDLEWARES = {
 # The archive is opened once, by this extension; every component asks it for the archive.
 EXTENSIONS = {
     "crawler.extensions.archive.ArchiveExtension": 0,
+    # bytes per source and the slowest downloads, for the run's report (crawl_runs.report)
+    "crawler.extensions.traffic.TrafficExtension": 10,
 }
 
 SPIDER_MIDDLEWARES = {

@@ -83,21 +83,20 @@ def test_html_page_is_self_contained(page):
     assert not re.search(r'\bsrc=|xlink:href="(?!#)|url\((?!#)', html)  # no image, font or style fetched
 
 
-def test_recorded_alarms_are_read_by_reflection(edited_archive, tmp_path, capsys):
-    """A newer schema's health_alarms rows are shown as they are, matched on their source."""
+def test_recorded_alarms_are_shown_per_source(edited_archive, tmp_path, capsys):
+    """The crawl's health_alarms rows are shown under their source."""
     archive = tmp_path / "archive.db"
     shutil.copy(edited_archive, archive)
     with sqlite3.connect(archive) as db:
-        db.execute("CREATE TABLE health_alarms (id INTEGER PRIMARY KEY, source TEXT, measure TEXT, "
-                   "baseline REAL, value REAL)")
-        db.execute("INSERT INTO health_alarms (source, measure, baseline, value) "
-                   "VALUES ('dantri', 'median_body_chars', 4200, 310)")
+        db.execute("INSERT INTO health_alarms (crawl_run_id, source_id, measure, value, baseline, baseline_runs, pages) "
+                   "SELECT max(crawl_runs.id), sources.id, 'median_body_chars', 310, 4200, 3, 12 "
+                   "FROM crawl_runs, sources WHERE sources.name = 'dantri'")
     assert main(["--archive", str(archive), "report"]) == 0
     out = capsys.readouterr().out
-    assert "alarm: id=1, source=dantri, measure=median_body_chars, baseline=4200.0, value=310.0" in out
+    assert "alarm: run=2, measure=median_body_chars, value=310.0, baseline=4200.0, baseline_runs=3, pages=12" in out
     assert out.count("alarm:") == 1
-    assert "<td>median_body_chars</td><td>4200.0</td><td>310.0</td>" in _alarms(
-        [{"id": 1, "source": "dantri", "measure": "median_body_chars", "baseline": 4200.0, "value": 310.0}])
+    assert "<td>2</td><td>median_body_chars</td><td>4200.0</td><td>310.0</td>" in _alarms(
+        [{"run": 2, "measure": "median_body_chars", "baseline": 4200.0, "value": 310.0}])
 
 
 def test_a_measure_departing_from_its_baseline_is_flagged():

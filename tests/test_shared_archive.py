@@ -227,7 +227,7 @@ def test_the_postgresql_search_index_follows_the_newest_version_through_downgrad
     sync_sources(archive.engine, load_sources().values())
     first = article(1, "Bản đầu")
     record_fetch(archive, FetchRecord(url=first.url, source="znews", http_status=200, article=first, fetched_at=T0))
-    downgrade(archive.engine, "0006")
+    downgrade(archive.engine, "0008")
     assert rows(pg_url, "SELECT to_regclass('articles_search')") == [(None,)]
     changed = replace(first, text="Bản sửa: Đà Nẵng đón khách.")
     record_fetch(archive, FetchRecord(url=first.url, source="znews", http_status=200, article=changed,

@@ -92,6 +92,9 @@ class CrawlRun(Base):
     # the WARC directory the run wrote to, on ``host`` (migration 0009): where its fetches'
     # warc_filename lives when hosts do not share one WARC_DIR path
     warc_dir: Mapped[str | None] = mapped_column(Text)
+    # what the run did per source, written when it ends (crawler/archive/reports.py; README
+    # "Run reports"): outcome counts, bytes, health measures, errors by reason, slowest URLs
+    report: Mapped[dict[str, Any] | None]
 
 
 class ArticleRow(Base):
@@ -195,6 +198,11 @@ class Fetch(Base):
     warc_length: Mapped[int | None] = mapped_column(BigInteger)
     warc_record_id: Mapped[str | None] = mapped_column(Text, index=True)
     warc_record_type: Mapped[str | None] = mapped_column(String(16))
+    # the source the visit was for (migration 0008: backfilled from the article, else the host)
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
+    # "site" when the source's own body selectors found the text, "generic" when only the
+    # generic stages did (a renamed body container shows here first); NULL: not extracted
+    body_source: Mapped[str | None] = mapped_column(String(16))
 
 
 class ArticleUrl(Base):
@@ -272,3 +280,20 @@ class Citation(Base):
     name: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(Text, index=True)
     host: Mapped[str | None] = mapped_column(Text)
+
+
+class HealthAlarm(Base):
+    """A source whose extraction departed from its baseline in a run (crawler/archive/health.py):
+    the measure, its value in the run, and its baseline over the source's recent runs."""
+
+    __tablename__ = "health_alarms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    crawl_run_id: Mapped[int] = mapped_column(ForeignKey("crawl_runs.id"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id"))
+    measure: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float] = mapped_column(Float)
+    # how many earlier runs the baseline is the median of, and the pages the value is over
+    baseline_runs: Mapped[int]
+    pages: Mapped[int]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..lock import Process
 from .models import CrawlRun
+from .reports import run_report
 from .store import utcnow
 
 
@@ -36,6 +37,8 @@ def finish_run(engine: Engine, run_id: int, status: str, stats: dict[str, Any], 
         run.status = status
         run.stats = stats
         run.reason = reason
+        run.report = run_report(session.connection(), run_id, stats,
+                                (run.finished_at - run.started_at).total_seconds())
 
 
 def interrupt_stale_runs(engine: Engine, host: str | None = None) -> list[int]:

@@ -76,6 +76,9 @@ TABLES: dict[str, TableDoc] = {
         "warc_offset": "the record's offset in that file", "warc_length": "the record's length",
         "warc_record_id": "its WARC-Record-ID",
         "warc_record_type": "`response`, or `revisit` for a 304 or an identical body",
+        "source_id": "the source the visit was for (migration 0008 filled it in from the article, else the URL's host)",
+        "body_source": "`site` when the source's own body selectors found the text, `generic` when only the "
+                       "generic stages did; empty when the page was not extracted on this visit",
     }),
     "crawl_runs": TableDoc("run of one spider", {
         "id": None, "spider": "`sources`, `feeds`, `sitemaps`, `listings` or `revisit`", "started_at": "start",
@@ -86,6 +89,14 @@ TABLES: dict[str, TableDoc] = {
         "pid_start": "that process's start time in clock ticks since boot: how the next run tells a killed run "
                      "from a live one",
         "warc_dir": "the WARC directory it wrote to, on `host`: where its fetches' `warc_filename` are",
+        "report": "JSON: what the run did per source, see \"Run reports and health alarms\"",
+    }),
+    "health_alarms": TableDoc("source whose extraction departed from its baseline in a run", {
+        "id": None, "crawl_run_id": None, "source_id": None,
+        "measure": "`median_body_chars`, `title_share`, `authors_share`, `published_at_share`, "
+                   "`site_body_share`, `skipped_share`, `changed_share`",
+        "value": "in the run", "baseline": "the median of `baseline_runs` earlier runs",
+        "baseline_runs": "how many runs the baseline is over", "pages": "what `value` is over",
     }),
     "discoveries": TableDoc("(URL, place it was found)", {
         "id": None, "source_id": None, "url": "the article URL announced",

@@ -249,8 +249,8 @@ class _Writer:
             logger.error("archive: could not store %s: %s", record.url, exc)
             error = f"archive rejected the extracted article: {exc}"
             with self.connection.begin_nested():
-                self.connection.execute(insert(Fetch), [_fetch_row(record, outcome="error", error=error,
-                                                                   warc=False)])
+                self.connection.execute(insert(Fetch), [_fetch_row(record, outcome="error", error=error, warc=False,
+                                                                   source_id=self.source_ids.get(record.source))])
             return Stored("error", error=error)
 
     # -- resolving ----------------------------------------------------------------
@@ -335,7 +335,7 @@ class _Writer:
     # -- one visit ------------------------------------------------------------------
 
     def visit(self, record: FetchRecord) -> Stored:
-        fetch = _fetch_row(record, outcome=None, error=record.error)
+        fetch = _fetch_row(record, outcome=None, error=record.error, source_id=self.source_ids.get(record.source))
         verdict, version = _Verdict(None), None
         if record.article is not None:
             verdict = self.judge(record)
@@ -581,9 +581,12 @@ def _take_validators(state: dict, record: FetchRecord) -> None:
         state["capture_date"], state["capture_digest"] = warc["date"], warc["capture_digest"]
 
 
-def _fetch_row(record: FetchRecord, outcome: str | None, error: str | None, warc: bool = True) -> dict[str, Any]:
+def _fetch_row(record: FetchRecord, outcome: str | None, error: str | None, warc: bool = True,
+               source_id: int | None = None) -> dict[str, Any]:
+    # body_source: which stage found the text of a page extracted on this visit (health measures, issue 12)
     row = {"crawl_run_id": record.crawl_run_id, "url": record.url, "article_id": None, "version_id": None,
-           "fetched_at": record.fetched_at, "http_status": record.http_status, "outcome": outcome, "error": error}
+           "fetched_at": record.fetched_at, "http_status": record.http_status, "outcome": outcome, "error": error,
+           "source_id": source_id, "body_source": record.article.body_source if record.article is not None else None}
     return row | (record.warc_columns() if warc else dict.fromkeys(FETCH_KEYS[8:]))
 
 

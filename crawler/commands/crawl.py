@@ -3,13 +3,16 @@
 - 0: the run finished (crawl_runs.status ``finished``);
 - 1: the run failed (every request failed, more than RUN_MAX_ERROR_SHARE of them, or the
   spider closed for another reason than ``finished``/``closespider_*``) or was interrupted;
-- 2: the crawl could not start (crawler/commands/startup.py): one line, before Scrapy logs anything.
+- 2: the crawl could not start (crawler/commands/startup.py): one line, before Scrapy logs anything;
+- 3: the run finished but raised extraction-health alarms (crawler/archive/health.py): one line
+  each on stderr, after the log.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
 from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
@@ -18,7 +21,7 @@ from scrapy.exceptions import UsageError
 
 from .startup import StartupError, check_startup, report_startup_error
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_ALARM = 0, 1, 3
 
 
 class Command(ScrapyCrawlCommand):
@@ -50,6 +53,8 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_FAILED if opened else code
         else:
             self.exitcode = exit_status(crawler)
+            for line in health_alarms(crawler):
+                print(f"scrapy crawl {name}: health alarm: {line}", file=sys.stderr, flush=True)
 
 
 def run_status(crawler: Crawler) -> str:
@@ -62,8 +67,15 @@ def run_status(crawler: Crawler) -> str:
     return status
 
 
+def health_alarms(crawler: Crawler) -> list[str]:
+    """The lines of the run's extraction-health alarms (set by the archive pipeline)."""
+    return crawler.stats.get_value("archive/health_alarms") or []
+
+
 def exit_status(crawler: Crawler) -> int:
-    return EXIT_OK if run_status(crawler) == "finished" else EXIT_FAILED
+    if run_status(crawler) != "finished":
+        return EXIT_FAILED
+    return EXIT_ALARM if health_alarms(crawler) else EXIT_OK
 
 
 def _exception(task: asyncio.Task) -> list[BaseException]:

@@ -79,6 +79,8 @@ class MirrorDownloadHandler(HTTP11DownloadHandler):
             response = await self._download(mirrored, request)
         finally:
             self.in_flight.pop(mirrored.url, None)
+        if "download_latency" in mirrored.meta:  # measured on the copy sent: AutoThrottle and run reports read it
+            request.meta["download_latency"] = mirrored.meta["download_latency"]
         return response.replace(url=request.url)
 
     async def _download(self, sent: Request, original: Request) -> Response:

@@ -21,6 +21,7 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..archive.discoveries import record_discoveries
+from ..archive.health import HealthPolicy, check_run
 from ..archive.records import DiscoveryRecord, FetchRecord
 from ..archive.runs import finish_run, interrupt_stale_runs, start_run
 from ..archive.sources import sync_sources
@@ -44,6 +45,7 @@ class ArchivePipeline:
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE")
         self.batch_wait = crawler.settings.getfloat("ARCHIVE_BATCH_WAIT")
         self.max_error_share = crawler.settings.getfloat("RUN_MAX_ERROR_SHARE")
+        self.health = HealthPolicy.from_settings(crawler.settings)
         self.batch: list[FetchRecord] = []
         self.waiting: list[asyncio.Future[Stored] | None] = []  # one per visit in ``batch``
         self.timer: asyncio.TimerHandle | None = None
@@ -173,6 +175,22 @@ class ArchivePipeline:
         self.crawler.stats.set_value("archive/run_reason", why)
         log = logger.info if status == "finished" else logger.error
         log("%s", run_summary(self.run_id, spider.name, status, why, stats))
+        if status == "finished":
+            self.crawler.stats.set_value("archive/health_alarms", self._health_alarms())
+
+    def _health_alarms(self) -> list[str]:
+        """The run's extraction-health alarms (crawler/archive/health.py), stored and logged one
+        line each; their lines, for the exit status of `scrapy crawl` and `archive recrawl`."""
+        try:
+            with self.archive.engine.begin() as connection:
+                alarms = check_run(connection, self.run_id, self.health)
+        except SQLAlchemyError as exc:
+            cause = " ".join(str(getattr(exc, "orig", exc)).split())
+            logger.error("archive: extraction health not checked: %s", cause)
+            return []
+        for alarm in alarms:
+            logger.warning("health alarm: %s", alarm.line())
+        return [alarm.line() for alarm in alarms]
 
 
 def run_outcome(reason: str, stats: dict, max_error_share: float) -> tuple[str, str | None]:

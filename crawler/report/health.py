@@ -1,10 +1,9 @@
 """Extraction health per source: its latest run's measures against its own recent past.
 
 Two ways to know, one page:
-- ``stored_alarms``: the alarms the crawl itself recorded (the ``health_alarms`` table of
-  a newer schema, read by reflection so this report works on archives without it). This is
-  where the crawl's own baseline and thresholds plug in: when the table exists, its rows
-  are what the report calls alarms.
+- ``stored_alarms``: the alarms the crawl itself recorded (``health_alarms``, written at the
+  end of each run by crawler/archive/health.py with its baseline and thresholds): these are
+  what the report calls alarms.
 - ``measures``: the simple measures computed here from ``fetches`` and ``article_versions``
   (median body length, share of new versions with a publication date and with authors,
   share of visits skipped, share of revisits that found a change), each with the median of
@@ -20,9 +19,9 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any, Callable
 
-from sqlalchemy import Connection, MetaData, Table, func, inspect, select
+from sqlalchemy import Connection, func, select
 
-from ..archive.models import ArticleRow, ArticleVersion, Fetch
+from ..archive.models import ArticleRow, ArticleVersion, Fetch, HealthAlarm
 
 # how many of a source's most recent runs are read; the last is compared with the others
 RECENT_RUNS = 30
@@ -34,7 +33,6 @@ CHANGED_ALL = 0.9         # nearly every revisit "changed", when it was not so b
 # a run's measure needs this many pages of the source: one or two pages (a discovery run
 # that found two new articles) say nothing about a template
 MIN_PAGES = 5
-ALARMS_TABLE = "health_alarms"
 ALARMS_SHOWN = 20
 
 
@@ -53,25 +51,11 @@ def health_of(connection: Connection, source: str, names: dict[int, str]) -> tup
 
 
 def stored_alarms(connection: Connection, source: str, names: dict[int, str]) -> list[dict[str, Any]]:
-    """The crawl's recorded alarms for ``source``, newest first, when the archive has them.
-
-    The table is read by reflection (its columns are the crawl's business): rows are
-    matched on a ``source`` (name) or ``source_id`` column and shown as they are.
-    """
-    if not inspect(connection).has_table(ALARMS_TABLE):
-        return []
-    table = Table(ALARMS_TABLE, MetaData(), autoload_with=connection)
-    columns = table.c
-    if "source" in columns:
-        where = columns.source == source
-    elif "source_id" in columns:
-        where = columns.source_id.in_([i for i, name in names.items() if name == source])
-    else:
-        return []
-    order = next(iter(table.primary_key.columns), None)
-    query = select(table).where(where).limit(ALARMS_SHOWN)
-    if order is not None:
-        query = query.order_by(order.desc())
+    """The alarms the crawl recorded for ``source`` (table ``health_alarms``), newest first."""
+    ids = [i for i, name in names.items() if name == source]
+    query = (select(HealthAlarm.crawl_run_id.label("run"), HealthAlarm.measure, HealthAlarm.value,
+                    HealthAlarm.baseline, HealthAlarm.baseline_runs, HealthAlarm.pages)
+             .where(HealthAlarm.source_id.in_(ids)).order_by(HealthAlarm.id.desc()).limit(ALARMS_SHOWN))
     return [dict(row._mapping) for row in connection.execute(query)]
 
 
