@@ -94,8 +94,8 @@ class Run:
 
     def pop(self) -> bytes | None:
         """The first queued entry, leased to this process until release()."""
-        return self._scripts["POP"](keys=[self.key("queue"), self.key(f"leases:{self.process}"),
-                                          self.key("members")], args=[self.process])
+        return self._scripts["POP"](keys=[self.key("queue"), self.key(f"leases:{self.process}"), self.key("members"),
+                                          self.key(f"alive:{self.process}")], args=[self.process, self.ttl_ms])
 
     def release(self, entries: list[bytes]) -> None:
         if entries:

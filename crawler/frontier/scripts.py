@@ -76,12 +76,14 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 return 1
 """
 
-# KEYS = queue, my leases, members; ARGV = process. The first entry, now leased to me.
+# KEYS = queue, my leases, members, my heartbeat; ARGV = process, alive ms. The first
+# entry, now leased to me (a pop is a heartbeat too).
 POP = """
 local e = redis.call('ZPOPMIN', KEYS[1])
 if #e == 0 then return false end
 redis.call('ZADD', KEYS[2], e[2], e[1])
 redis.call('HSET', KEYS[3], ARGV[1], 'busy')
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
 return e[1]
 """
 
@@ -136,15 +138,20 @@ return 'left'
 """
 
 # Per-site politeness across processes (slots.py). KEYS = the host's slot holders (sorted
-# set, score = when the hold expires), when its next request may start, its delay floor;
-# ARGV = token, concurrent requests allowed, this process's delay (ms), hold (ms), floor TTL
-# (ms). 0: go (the slot is held); else ms to wait. The floor is the largest delay any process
-# wants for the host (its robots.txt Crawl-delay, a back-off after 429/503), kept while
-# wanted and for a floor TTL after, so one process's back-off slows them all.
+# set of "<process>|<n>", score = when the hold expires), when its next request may start,
+# its delay floor; ARGV = token, concurrent requests allowed, this process's delay (ms), hold
+# (ms), floor TTL (ms), prefix of the processes' heartbeat keys. 0: go (the slot is held);
+# else ms to wait. A holder whose process's heartbeat stopped frees its slot at once. The
+# floor is the largest delay any process wants for the host (its robots.txt Crawl-delay, a
+# back-off after 429/503), kept while wanted and for a floor TTL after, so one process's
+# back-off slows them all.
 ACQUIRE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, holder in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[6] .. string.match(holder, '^(.*)|')) == 0 then redis.call('ZREM', KEYS[1], holder) end
+end
 local delay = tonumber(ARGV[3])
 local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
 if delay > floor then redis.call('SET', KEYS[3], delay, 'PX', ARGV[5]) else delay = floor end

@@ -6,24 +6,29 @@ middlewares/politeness.py sets) for itself only: three processes would send thre
 many. Here a request first takes one of the host's CONCURRENT_REQUESTS_PER_DOMAIN slots in
 Redis, no sooner than the largest delay any process wants for that host after the previous
 one started (scripts.ACQUIRE), and gives it back when its response or failure comes back.
-A slot held by a killed process frees itself after DOWNLOAD_TIMEOUT + HOLD_MARGIN seconds.
-Nearest the downloader (settings.py), so a slot is held only while the request is out.
+Each process beats a heartbeat key (every FRONTIER_LEASE_TTL / 3 s): the slots of a killed
+process are free once it has run out, and in any case DOWNLOAD_TIMEOUT + HOLD_MARGIN seconds
+after they were taken. Nearest the downloader (settings.py), so a slot is held only while the
+request is out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from urllib.parse import urlsplit
 
-from scrapy import Request
+from scrapy import Request, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
+from twisted.internet.task import LoopingCall
 
 from . import scripts
 from .run import connect, process_name
 
+logger = logging.getLogger(__name__)
 SLOT = "frontier_slot"  # meta: (host, token) of the slot a request holds
 HOLD_MARGIN = 30  # seconds past DOWNLOAD_TIMEOUT before a dead process's slot frees itself
 FLOOR_TTL = 60  # seconds a host's delay floor outlives the last process that wanted it
@@ -31,11 +36,17 @@ MAX_POLL = 1.0  # seconds between two tries for a busy host
 
 
 class HostSlotMiddleware:
-    def __init__(self, crawler: Crawler, server, prefix: str, limit: int, hold: float):  # noqa: ANN001
-        self.crawler, self.prefix, self.limit, self.hold_ms = crawler, prefix, limit, int(hold * 1000)
+    def __init__(self, crawler: Crawler, server, prefix: str, limit: int, hold: float, ttl: float):  # noqa: ANN001
+        self.crawler, self.server, self.limit, self.hold_ms = crawler, server, limit, int(hold * 1000)
         self.acquire = server.register_script(scripts.ACQUIRE)
-        self.server = server
-        self.tokens = (f"{process_name()}:{n}" for n in itertools.count())
+        self.alive_prefix = f"{prefix}:slot-holder:"
+        self.keys = f"{prefix}:host:"
+        process = process_name()
+        self.alive, self.ttl_ms = self.alive_prefix + process, int(ttl * 1000)
+        self.tokens = (f"{process}|{n}" for n in itertools.count())
+        self.heart, self.beat_every = LoopingCall(self._beat), ttl / 3
+        crawler.signals.connect(self.engine_started, signal=signals.engine_started)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> HostSlotMiddleware:
@@ -43,14 +54,15 @@ class HostSlotMiddleware:
         if not settings.get("FRONTIER_URL") or not settings.getbool("FRONTIER_HOST_SLOTS"):
             raise NotConfigured("no FRONTIER_URL, or FRONTIER_HOST_SLOTS is off")
         return cls(crawler, connect(settings.get("FRONTIER_URL")), settings.get("FRONTIER_PREFIX"),
-                   settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), settings.getfloat("DOWNLOAD_TIMEOUT") + HOLD_MARGIN)
+                   settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), settings.getfloat("DOWNLOAD_TIMEOUT") + HOLD_MARGIN,
+                   settings.getfloat("FRONTIER_LEASE_TTL"))
 
     async def process_request(self, request: Request) -> None:
         host = urlsplit(request.url).hostname or ""
-        keys = [f"{self.prefix}:host:{host}:{name}" for name in ("slots", "next", "delay")]
+        keys = [f"{self.keys}{host}:{name}" for name in ("slots", "next", "delay")]
         token = next(self.tokens)
-        while wait := int(self.acquire(keys=keys, args=[token, self.limit, int(self._delay(request) * 1000),
-                                                        self.hold_ms, (FLOOR_TTL + self._delay(request)) * 1000])):
+        while wait := int(self.acquire(keys=keys, args=[token, self.limit, int(self._delay(request) * 1000), self.hold_ms,
+                                                        int((FLOOR_TTL + self._delay(request)) * 1000), self.alive_prefix])):
             self.crawler.stats.inc_value("frontier/slot_waits")
             await asyncio.sleep(min(wait / 1000, MAX_POLL))
         request.meta[SLOT] = (keys[0], token)
@@ -66,6 +78,19 @@ class HostSlotMiddleware:
         held = request.meta.pop(SLOT, None)
         if held:
             self.server.zrem(*held)
+
+    def engine_started(self) -> None:
+        self.heart.start(self.beat_every)  # its Deferred fires only when stopped: not returned
+
+    def engine_stopped(self) -> None:
+        if self.heart.running:
+            self.heart.stop()
+
+    def _beat(self) -> None:
+        try:
+            self.server.set(self.alive, 1, px=self.ttl_ms)
+        except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next beat may do
+            logger.warning("frontier: slot heartbeat to Redis failed: %s", exc)
 
     def _delay(self, request: Request) -> float:
         """This process's delay for the request's site: its download slot's (robots.txt
