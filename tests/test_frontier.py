@@ -81,8 +81,9 @@ def make_web(root: Path, pages: int, delay: float = 0.0) -> tuple[list[str], Pat
     return urls, sources_file(root / "sources.toml", urls)
 
 
-def crawl(mirror: MirrorServer, seeds: Path, archive: Path, prefix: str, *settings: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "scrapy", "crawl", "sources", "-s", f"SOURCES_FILE={seeds}",
+def crawl(mirror: MirrorServer, seeds: Path, archive: Path, prefix: str, *settings: str,
+          command: tuple[str, ...] = ("-m", "scrapy", "crawl", "sources")) -> subprocess.Popen:
+    command = [sys.executable, *command, "-s", f"SOURCES_FILE={seeds}",
                "-s", f"MIRROR_URL={mirror.url}", "-s", f"ARCHIVE_URL=sqlite:///{archive}",
                "-s", f"FRONTIER_URL={REDIS_URL}", "-s", f"FRONTIER_PREFIX={prefix}", "-s", "AUTOTHROTTLE_ENABLED=False",
                "-s", "EXTRACT_WORKERS=0", "-s", "WARC_ENABLED=False", "-s", "LOG_LEVEL=INFO", *settings]
@@ -183,6 +184,26 @@ def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
         peak = dict(mirror.peak)
     assert len(counts) == len(urls)
     assert set(peak.values()) == {1}, f"two requests at once to one host: {peak}"
+
+
+def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):
+    """`archive recrawl --worker` seeds nothing and takes no lock: it joins the live run."""
+    _, prefix = frontier
+    urls, seeds = make_web(tmp_path, 40, delay=0.2)
+    archive = tmp_path / "archive.db"
+    settings = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+    with CountingMirror(tmp_path / "web") as mirror:
+        worker = crawl(mirror, seeds, archive, prefix, *settings, command=("-m", "crawler.cli", "recrawl", "--worker",
+                                                                           "--wait", "10"))
+        seeder = crawl(mirror, seeds, archive, prefix, *settings)
+        for process in (seeder, worker):
+            process.wait(timeout=240)
+            assert process.returncode == 0, _read(process)[-4000:]
+        counts = mirror.article_requests(urls)
+    assert len(counts) == len(urls) and set(counts.values()) == {1}, counts
+    assert_archived_once(archive, urls)
+    fetched = rows(archive, "SELECT crawl_run_id, count(*) FROM fetches WHERE outcome = 'new' GROUP BY 1")
+    assert len(fetched) == 2, fetched  # both did some of the work
 
 
 def test_runs_carry_over_what_a_dead_run_left(frontier):

@@ -116,13 +116,16 @@ class Run:
         return self.server.zcard(self.key("queue"))
 
 
-def live_runs(server: redis.Redis, prefix: str) -> list[tuple[str, dict[str, Any]]]:
-    """(spider, arguments) of every run under ``prefix`` that is running: what a worker joins."""
+def live_runs(server: redis.Redis, prefix: str) -> list[tuple[str, dict[str, str]]]:
+    """(spider, ``-a`` arguments) of every run under ``prefix`` with a live member: what a worker joins."""
     runs = []
     for key in server.scan_iter(match=f"{prefix}:*", count=1000):
         if key.count(b":") != prefix.count(":") + 2 or server.type(key) != b"hash":
             continue
         record = server.hgetall(key)
-        if record.get(b"state") == b"running":
+        if record.get(b"state") != b"running":
+            continue
+        generation = f"{key.decode()}:{record[b'gen'].decode()}"
+        if any(server.exists(f"{generation}:alive:{m.decode()}") for m in server.hkeys(f"{generation}:members")):
             runs.append((record[b"spider"].decode(), json.loads(record[b"args"])))
     return runs
