@@ -206,6 +206,20 @@ def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):
     assert len(fetched) == 2, fetched  # both did some of the work
 
 
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://127.0.0.1:6379/0", "FRONTIER_URL 'http://127.0.0.1:6379/0': expected redis://host:6379/0"),
+    ("redis://:secret@127.0.0.1:1/0", "FRONTIER_URL redis://:***@127.0.0.1:1/0: cannot reach Redis: "),
+])
+def test_a_frontier_that_cannot_be_used_is_one_line(tmp_path, url, message):
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "sources", "-s", "MIRROR_URL=bundled",
+                             "-s", f"ARCHIVE_URL=sqlite:///{tmp_path / 'archive.db'}", "-s", f"FRONTIER_URL={url}"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"scrapy crawl sources: {message}"), result.stderr[-3000:]
+    assert "secret" not in result.stderr
+
+
 def test_runs_carry_over_what_a_dead_run_left(frontier):
     """Run (the Redis side, without Scrapy): a member whose heartbeat stopped has its leases
     queued again; a run with no live member is over, and the next generation carries what

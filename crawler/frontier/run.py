@@ -29,10 +29,17 @@ class FrontierUnavailable(ValueError):
 
 
 def check_frontier_url(url: str | None) -> None:
-    """A FRONTIER_URL that is not a Redis URL is one line at start-up (commands/startup.py)."""
+    """A FRONTIER_URL must be a Redis URL."""
     if url and urlsplit(url).scheme not in ("redis", "rediss", "unix"):
         raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)!r}: expected redis://host:6379/0 "
                                   "(or rediss://, unix://)")
+
+
+def check_frontier(url: str | None) -> None:
+    """The start-up check (commands/startup.py): a FRONTIER_URL a crawl cannot use is one line
+    before Scrapy starts anything."""
+    if url:
+        connect(url).close()
 
 
 def connect(url: str) -> redis.Redis:
