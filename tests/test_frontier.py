@@ -141,7 +141,7 @@ def test_next_run_is_not_blocked_by_the_last_ones_duplicate_filter(tmp_path, fro
         counts = mirror.article_requests(urls)
     assert set(counts.values()) == {2}, counts
     # the last process out cleared the run: only the run's record is left, marked done
-    keys = list(server.scan_iter(match=f"{prefix}:*"))
+    keys = list(server.scan_iter(match=f"{prefix}:sources:*"))
     assert len(keys) == 1 and server.hget(keys[0], "state") == b"done", keys
 
 

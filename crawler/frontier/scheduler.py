@@ -27,6 +27,7 @@ from twisted.internet.task import LoopingCall
 from .run import FINGERPRINT_LENGTH, Run, connect, process_name, run_key
 
 logger = logging.getLogger(__name__)
+WAIT_POLL = 1.0  # seconds between two looks at a run whose other members are still busy
 
 
 def command_args(spider: Spider) -> dict[str, str]:
@@ -113,10 +114,22 @@ class FrontierScheduler(Scheduler):
         if state == "done":
             logger.info("frontier: run %s generation %d is complete", self.run.base, self.run.gen)
             return
-        if state == "work":  # requests recovered from a dead member: ask for them now
-            self.stats.inc_value("frontier/recovered_wakeups")
-            self.crawler.engine._slot.nextcall.schedule()
+        # 'work': requests recovered from a dead member, ask for them now; 'wait': look again
+        # soon rather than at the engine's next heartbeat, 5 s away
+        self._wake(0 if state == "work" else WAIT_POLL)
         raise DontCloseSpider
+
+    def _wake(self, delay: float) -> None:
+        """Have the engine ask this scheduler for requests (and so, when idle, signal
+        spider_idle) after ``delay`` seconds: Scrapy's own heartbeat is every 5 s."""
+        from twisted.internet import reactor
+
+        def wake() -> None:
+            slot = self.crawler.engine._slot  # the engine's own CallLaterOnce; None once closed
+            if slot is not None:
+                slot.nextcall.schedule()
+
+        reactor.callLater(delay, wake)
 
     def _release_finished(self) -> None:
         """Release the leases of the requests the engine is done with: no longer in its

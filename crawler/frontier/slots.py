@@ -85,6 +85,10 @@ class HostSlotMiddleware:
     def engine_stopped(self) -> None:
         if self.heart.running:
             self.heart.stop()
+        try:
+            self.server.delete(self.alive)
+        except Exception as exc:  # noqa: BLE001 - it expires anyway
+            logger.warning("frontier: could not delete %s: %s", self.alive, exc)
 
     def _beat(self) -> None:
         try:
