@@ -28,6 +28,7 @@ from .run import FINGERPRINT_LENGTH, Run, connect, process_name, run_key
 
 logger = logging.getLogger(__name__)
 WAIT_POLL = 1.0  # seconds between two looks at a run whose other members are still busy
+RELEASE_EVERY = 0.25  # seconds: how long a stored page's lease may outlive it (a kill then re-fetches it)
 
 
 def command_args(spider: Spider) -> dict[str, str]:
@@ -45,6 +46,8 @@ class FrontierScheduler(Scheduler):
         self.held: dict[Request, bytes] = {}  # leased requests -> their queue entries
         self.run: Run | None = None
         self.heart = LoopingCall(self._heartbeat)
+        # the engine asks for requests only when a download slot is free: release on a clock too
+        self.releaser = LoopingCall(self._release_finished)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
@@ -62,14 +65,16 @@ class FrontierScheduler(Scheduler):
             self.df.key = self.run.key("seen")
             self.queue = PriorityQueue(self.server, spider, self.run.key("queue"))
             self.heart.start(self.ttl / 3, now=False)
+            self.releaser.start(RELEASE_EVERY, now=False)
             logger.info("frontier: %s joined %s generation %d (%d requests queued)", self.run.process,
                         self.run.base, self.run.gen, self.run.queued())
         else:
             logger.info("frontier: no live run of %s to work on", self.run.base)
 
     def close(self, reason: str) -> None:
-        if self.heart.running:
-            self.heart.stop()
+        for loop in (self.heart, self.releaser):
+            if loop.running:
+                loop.stop()
         if self.run and self.run.gen:
             outcome = self.run.leave()
             logger.info("frontier: %s left %s generation %d (%s, %d held requests handed back)",
