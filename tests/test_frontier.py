@@ -52,6 +52,7 @@ class CountingMirror(MirrorServer):
     def __init__(self, root: Path):
         super().__init__(root)
         lock, busy, self.peak = threading.Lock(), collections.Counter(), collections.Counter()
+        self.starts: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)  # host -> (when, path)
 
         class Handler(MirrorRequestHandler):
             def _respond(self, head: bool) -> None:
@@ -59,6 +60,7 @@ class CountingMirror(MirrorServer):
                 with lock:
                     busy[host] += 1
                     mirror.peak[host] = max(mirror.peak[host], busy[host])
+                    mirror.starts[host].append((time.monotonic(), self.path))
                 try:
                     super()._respond(head)
                 finally:
@@ -181,8 +183,13 @@ def test_a_killed_process_loses_no_queued_url(tmp_path, frontier):
 
 
 def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
+    """Per-site politeness holds for both processes together: one request at a time per host
+    (CONCURRENT_REQUESTS_PER_DOMAIN=1, each page answered 0.3 s late), and 01net's robots.txt
+    Crawl-delay of 1 s between any two of its requests, whichever process sends them."""
     _, prefix = frontier
     urls, seeds = make_web(tmp_path, 20, delay=0.3)
+    robots = tmp_path / "web" / "www.01net.com" / "robots.txt"
+    robots.write_text(robots.read_text().replace("User-agent: *\n", "User-agent: *\nCrawl-delay: 1\n", 1))
     archive = tmp_path / "archive.db"
     with CountingMirror(tmp_path / "web") as mirror:
         processes = [crawl(mirror, seeds, archive, prefix, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1") for _ in range(2)]
@@ -191,8 +198,13 @@ def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
             assert process.returncode == 0, _read(process)[-4000:]
         counts = mirror.article_requests(urls)
         peak = dict(mirror.peak)
+        pages = {mirror_path(url) for url in urls}
+        starts = [when for when, path in mirror.starts["www.01net.com"] if path in pages]
     assert len(counts) == len(urls)
     assert set(peak.values()) == {1}, f"two requests at once to one host: {peak}"
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    # (each process alone keeps 1 s between its own requests: without the shared slot, 0.02 s)
+    assert len(starts) == 4 and min(gaps) > 0.8, gaps
 
 
 def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):
