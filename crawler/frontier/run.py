@@ -67,6 +67,13 @@ def run_key(prefix: str, spider: str, args: dict[str, Any]) -> str:
     return f"{prefix}:{spider}:{digest}"
 
 
+def command_args(spider: Any) -> dict[str, str]:
+    """The spider's ``-a`` arguments, normalised (our spiders' run_args()), as ``-a`` strings:
+    the run's identity, and what a worker passes to join it."""
+    args = spider.run_args() if hasattr(spider, "run_args") else {}
+    return {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in args.items()}
+
+
 def process_name() -> str:
     """This process among the run's members: host, pid and a nonce (a pid is reused)."""
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"

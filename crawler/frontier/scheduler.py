@@ -14,6 +14,7 @@ anywhere, so none closes under the others, and the last one clears the run.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -24,18 +25,11 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
-from .run import FINGERPRINT_LENGTH, Run, connect, process_name, run_key
+from .run import FINGERPRINT_LENGTH, Run, command_args, connect, process_name, run_key
 
 logger = logging.getLogger(__name__)
 WAIT_POLL = 1.0  # seconds between two looks at a run whose other members are still busy
 RELEASE_EVERY = 0.25  # seconds: how long a stored page's lease may outlive it (a kill then re-fetches it)
-
-
-def command_args(spider: Spider) -> dict[str, str]:
-    """The spider's ``-a`` arguments, normalised (our spiders' run_args()), as ``-a`` strings:
-    the run's identity, and what a worker passes to join it."""
-    args = spider.run_args() if hasattr(spider, "run_args") else {}
-    return {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in args.items()}
 
 
 class FrontierScheduler(Scheduler):
@@ -45,9 +39,8 @@ class FrontierScheduler(Scheduler):
         self.prefix, self.ttl, self.seed = prefix, ttl, seed
         self.held: dict[Request, bytes] = {}  # leased requests -> their queue entries
         self.run: Run | None = None
-        self.heart = LoopingCall(self._heartbeat)
-        # the engine asks for requests only when a download slot is free: release on a clock too
-        self.releaser = LoopingCall(self._release_finished)
+        # releases leases (the engine asks for requests only when a download slot is free) and beats
+        self.clock, self.last_beat = LoopingCall(self._tick), 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
@@ -64,17 +57,15 @@ class FrontierScheduler(Scheduler):
         if self.run.join(self.seed, spider.name, args):
             self.df.key = self.run.key("seen")
             self.queue = PriorityQueue(self.server, spider, self.run.key("queue"))
-            self.heart.start(self.ttl / 3, now=False)
-            self.releaser.start(RELEASE_EVERY, now=False)
+            self.clock.start(RELEASE_EVERY, now=False)
             logger.info("frontier: %s joined %s generation %d (%d requests queued)", self.run.process,
                         self.run.base, self.run.gen, self.run.queued())
         else:
             logger.info("frontier: no live run of %s to work on", self.run.base)
 
     def close(self, reason: str) -> None:
-        for loop in (self.heart, self.releaser):
-            if loop.running:
-                loop.stop()
+        if self.clock.running:
+            self.clock.stop()
         if self.run and self.run.gen:
             outcome = self.run.leave()
             logger.info("frontier: %s left %s generation %d (%s, %d held requests handed back)",
@@ -146,8 +137,11 @@ class FrontierScheduler(Scheduler):
         if done:
             self.run.release([self.held.pop(request) for request in done])
 
-    def _heartbeat(self) -> None:
+    def _tick(self) -> None:
         try:
-            self.run.heartbeat()
-        except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next beat may do
-            logger.warning("frontier: heartbeat to Redis failed: %s", exc)
+            self._release_finished()
+            if time.monotonic() - self.last_beat > self.ttl / 3:
+                self.run.heartbeat()
+                self.last_beat = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next tick may do
+            logger.warning("frontier: Redis: %s", exc)

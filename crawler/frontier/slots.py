@@ -52,7 +52,7 @@ class HostSlotMiddleware:
     def from_crawler(cls, crawler: Crawler) -> HostSlotMiddleware:
         settings = crawler.settings
         if not settings.get("FRONTIER_URL") or not settings.getbool("FRONTIER_HOST_SLOTS"):
-            raise NotConfigured("no FRONTIER_URL, or FRONTIER_HOST_SLOTS is off")
+            raise NotConfigured  # no message: Scrapy would log it as a WARNING in every plain crawl
         return cls(crawler, connect(settings.get("FRONTIER_URL")), settings.get("FRONTIER_PREFIX"),
                    settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), settings.getfloat("DOWNLOAD_TIMEOUT") + HOLD_MARGIN,
                    settings.getfloat("FRONTIER_LEASE_TTL"))
