@@ -48,6 +48,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--processes", default="1,2,3", help="process counts (default: 1,2,3)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="FRONTIER_URL")
     parser.add_argument("--archive-url", help="a server archive (emptied before each row); default: a fresh SQLite file")
+    parser.add_argument("--extract-workers", help="EXTRACT_WORKERS of each crawl (default: the crawler's, one per core)")
     parser.add_argument("--log-level", default="WARNING", help="the crawls' LOG_LEVEL (logs: bench/out/scale-logs/)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "scale.json")
@@ -55,11 +56,13 @@ def parse_args() -> argparse.Namespace:
 
 
 def row(processes: int, frontier: str | None, sources: Path, server: MirrorServer, archive: str, logs: Path,
-        log_level: str) -> dict:
+        args: argparse.Namespace) -> dict:
     """Start ``processes`` crawls at once; wall seconds to the last exit, exit statuses."""
     env = {k: v for k, v in os.environ.items() if k not in ("ARCHIVE_URL", "MIRROR_URL", "SOURCES_FILE")}
-    replace = {"ARCHIVE_URL": f"ARCHIVE_URL={archive}", "LOG_LEVEL": f"LOG_LEVEL={log_level}"}
+    replace = {"ARCHIVE_URL": f"ARCHIVE_URL={archive}", "LOG_LEVEL": f"LOG_LEVEL={args.log_level}"}
     command = [replace.get(arg.partition("=")[0], arg) for arg in crawl_command(sources, server.url, Path("archive.db"))]
+    if args.extract_workers is not None:
+        command += ["-s", f"EXTRACT_WORKERS={args.extract_workers}"]
     if frontier:
         command += ["-s", f"FRONTIER_URL={frontier}", "-s", f"FRONTIER_PREFIX=bench-scale-{uuid.uuid4().hex[:8]}"]
     started = time.perf_counter()
@@ -94,7 +97,8 @@ def main() -> None:
     logs = args.out.parent / "scale-logs"
     logs.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    print(f"code: {code_state()}; {args.pages:,} pages, {os.cpu_count()} cores", flush=True)
+    workers = f", EXTRACT_WORKERS={args.extract_workers}" if args.extract_workers is not None else ""
+    print(f"code: {code_state()}; {args.pages:,} pages, {os.cpu_count()} cores{workers}", flush=True)
     rows = []
     try:
         urls = make_web(work / "web", args.pages, args.seed)
@@ -106,8 +110,7 @@ def main() -> None:
                 name = f"{processes}-{'frontier' if frontier else 'alone'}"
                 (work / name).mkdir()
                 before = len(server.httpd.requested)
-                result = row(processes, frontier, sources, server, fresh_archive(args, work, name), logs,
-                             args.log_level)
+                result = row(processes, frontier, sources, server, fresh_archive(args, work, name), logs, args)
                 counts = collections.Counter(p for p in server.httpd.requested[before:] if p in wanted)
                 result.update(pages=len(counts), twice=sum(1 for n in counts.values() if n > 1))
                 rows.append(result)

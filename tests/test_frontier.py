@@ -184,15 +184,21 @@ def test_a_killed_process_loses_no_queued_url(tmp_path, frontier):
 
 def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
     """Per-site politeness holds for both processes together: one request at a time per host
-    (CONCURRENT_REQUESTS_PER_DOMAIN=1, each page answered 0.3 s late), and 01net's robots.txt
-    Crawl-delay of 1 s between any two of its requests, whichever process sends them."""
+    (CONCURRENT_REQUESTS_PER_DOMAIN=1, each page answered 0.3 s late); 01net's robots.txt
+    Crawl-delay of 1 s between any two of its requests, whichever process sends them; and
+    after a dantri page answers 429 with Retry-After: 1, 1 s between dantri's requests."""
     _, prefix = frontier
     urls, seeds = make_web(tmp_path, 20, delay=0.3)
     robots = tmp_path / "web" / "www.01net.com" / "robots.txt"
     robots.write_text(robots.read_text().replace("User-agent: *\n", "User-agent: *\nCrawl-delay: 1\n", 1))
+    limited = mirror_path(next(url for url in urls if "dantri" in url))
+    sidecar = tmp_path / "web" / (limited.lstrip("/") + ".headers")
+    sidecar.write_text(sidecar.read_text() + "Status: 429\nRetry-After: 1\n")
     archive = tmp_path / "archive.db"
+    # the 429 page fails at once (no retry), and that failure does not fail a run
+    settings = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "RETRY_TIMES=0", "-s", "RUN_MAX_ERROR_SHARE=0.99")
     with CountingMirror(tmp_path / "web") as mirror:
-        processes = [crawl(mirror, seeds, archive, prefix, "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1") for _ in range(2)]
+        processes = [crawl(mirror, seeds, archive, prefix, *settings) for _ in range(2)]
         for process in processes:
             process.wait(timeout=240)
             assert process.returncode == 0, _read(process)[-4000:]
@@ -200,11 +206,15 @@ def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
         peak = dict(mirror.peak)
         pages = {mirror_path(url) for url in urls}
         starts = [when for when, path in mirror.starts["www.01net.com"] if path in pages]
+        dantri = [(when, path) for when, path in mirror.starts["dantri.com.vn"] if path in pages]
     assert len(counts) == len(urls)
     assert set(peak.values()) == {1}, f"two requests at once to one host: {peak}"
     gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
     # (each process alone keeps 1 s between its own requests: without the shared slot, 0.02 s)
     assert len(starts) == 4 and min(gaps) > 0.8, gaps
+    after = [when for when, _ in dantri[[path for _, path in dantri].index(limited):]]
+    gaps = [later - earlier for earlier, later in zip(after, after[1:])]
+    assert min(gaps, default=1) > 0.8, (gaps, dantri)
 
 
 def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):

@@ -162,3 +162,17 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
 if delay > 0 then redis.call('SET', KEYS[2], now + delay, 'PX', delay + 1000) end
 return 0
 """
+
+# KEYS = the host's next start, its delay floor; ARGV = delay (ms), floor TTL (ms). A process
+# that got a 429 or 503 backs the host off for everyone at once: no request starts before
+# now + delay, and the floor keeps the delay for the next ones.
+BACK_OFF = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local delay = tonumber(ARGV[1])
+if delay > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], delay, 'PX', ARGV[2]) end
+if now + delay > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], now + delay, 'PX', delay + 1000)
+end
+return 0
+"""

@@ -8,8 +8,8 @@ Redis, no sooner than the largest delay any process wants for that host after th
 one started (scripts.ACQUIRE), and gives it back when its response or failure comes back.
 Each process beats a heartbeat key (every FRONTIER_LEASE_TTL / 3 s): the slots of a killed
 process are free once it has run out, and in any case DOWNLOAD_TIMEOUT + HOLD_MARGIN seconds
-after they were taken. Nearest the downloader (settings.py), so a slot is held only while the
-request is out.
+after they were taken. A 429 or 503 backs the site off for every process at once. Nearest the
+downloader (settings.py), so a slot is held only while the request is out.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import time
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
@@ -39,6 +40,7 @@ class HostSlotMiddleware:
     def __init__(self, crawler: Crawler, server, prefix: str, limit: int, hold: float, ttl: float):  # noqa: ANN001
         self.crawler, self.server, self.limit, self.hold_ms = crawler, server, limit, int(hold * 1000)
         self.acquire = server.register_script(scripts.ACQUIRE)
+        self.back_off = server.register_script(scripts.BACK_OFF)
         self.alive_prefix = f"{prefix}:slot-holder:"
         self.keys = f"{prefix}:host:"
         process = process_name()
@@ -61,14 +63,22 @@ class HostSlotMiddleware:
         host = urlsplit(request.url).hostname or ""
         keys = [f"{self.keys}{host}:{name}" for name in ("slots", "next", "delay")]
         token = next(self.tokens)
+        await self._local_wait(request)
         while wait := int(self.acquire(keys=keys, args=[token, self.limit, int(self._delay(request) * 1000), self.hold_ms,
                                                         int((FLOOR_TTL + self._delay(request)) * 1000), self.alive_prefix])):
             self.crawler.stats.inc_value("frontier/slot_waits")
             await asyncio.sleep(min(wait / 1000, MAX_POLL))
-        request.meta[SLOT] = (keys[0], token)
+        request.meta[SLOT] = (keys, token)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        self._release(request)
+        if response.status in (429, 503) and SLOT in request.meta:
+            # middlewares/politeness.py raises this process's delay for the site as the response
+            # goes on up; once it has, every process backs off, and only then is the slot free
+            from twisted.internet import reactor
+
+            reactor.callLater(0, self._back_off, request)
+        else:
+            self._release(request)
         return response
 
     def process_exception(self, request: Request, exception: Exception) -> None:
@@ -77,7 +87,14 @@ class HostSlotMiddleware:
     def _release(self, request: Request) -> None:
         held = request.meta.pop(SLOT, None)
         if held:
-            self.server.zrem(*held)
+            self.server.zrem(held[0][0], held[1])
+
+    def _back_off(self, request: Request) -> None:
+        delay = self._delay(request)
+        try:
+            self.back_off(keys=request.meta[SLOT][0][1:], args=[int(delay * 1000), int((FLOOR_TTL + delay) * 1000)])
+        finally:
+            self._release(request)
 
     def engine_started(self) -> None:
         self.heart.start(self.beat_every)  # its Deferred fires only when stopped: not returned
@@ -96,9 +113,20 @@ class HostSlotMiddleware:
         except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next beat may do
             logger.warning("frontier: slot heartbeat to Redis failed: %s", exc)
 
+    async def _local_wait(self, request: Request) -> None:
+        """Wait out this process's own delay for the site first: its downloader would hold the
+        request that long after the shared slot was granted, and another process could send
+        one in between."""
+        slot = self._slot(request)
+        if slot is not None and slot.delay and (wait := slot.lastseen + slot.delay - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    def _slot(self, request: Request):  # noqa: ANN202 - Scrapy's downloader Slot, or None before the first request
+        downloader = self.crawler.engine.downloader
+        return downloader.slots.get(downloader.get_slot_key(request))
+
     def _delay(self, request: Request) -> float:
         """This process's delay for the request's site: its download slot's (robots.txt
         Crawl-delay and back-off raise it: middlewares/politeness.py slow_down)."""
-        downloader = self.crawler.engine.downloader
-        slot = downloader.slots.get(downloader.get_slot_key(request))
+        slot = self._slot(request)
         return slot.delay if slot is not None else self.crawler.settings.getfloat("DOWNLOAD_DELAY")
