@@ -47,7 +47,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--pages", type=int, default=1000, help="generated pages (default: 1000)")
     parser.add_argument("--processes", default="1,2,3", help="process counts (default: 1,2,3)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="FRONTIER_URL")
-    parser.add_argument("--archive-url", help="a server archive (emptied before each row); default: a fresh SQLite file")
+    parser.add_argument("--archive-url", help="a server database of its own: EVERYTHING in it is dropped before each "
+                                              "row; default: a fresh SQLite file per row")
     parser.add_argument("--extract-workers", help="EXTRACT_WORKERS of each crawl (default: the crawler's, one per core)")
     parser.add_argument("--log-level", default="WARNING", help="the crawls' LOG_LEVEL (logs: bench/out/scale-logs/)")
     parser.add_argument("--seed", type=int, default=1)
@@ -79,17 +80,23 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
 
 
 def fresh_archive(args: argparse.Namespace, work: Path, name: str) -> str:
-    if not args.archive_url:
-        return f"sqlite:///{work / name / 'archive.db'}"
-    from sqlalchemy import MetaData, create_engine
+    """A new, migrated archive: the crawls start together, and measuring them is not measuring
+    simultaneous first migrations (issue 13 item 2)."""
+    from crawler.archive.store import Archive
 
-    engine = create_engine(args.archive_url)
-    with engine.begin() as connection:  # every table of the archive, and Alembic's version
-        metadata = MetaData()
-        metadata.reflect(connection)
-        metadata.drop_all(connection)
-    engine.dispose()
-    return args.archive_url
+    url = args.archive_url or f"sqlite:///{work / name / 'archive.db'}"
+    if args.archive_url:
+        from sqlalchemy import MetaData, create_engine, text
+
+        engine = create_engine(args.archive_url)
+        with engine.begin() as connection:  # everything in the database: tables, views, Alembic's version
+            connection.execute(text("DROP VIEW IF EXISTS latest_versions"))
+            metadata = MetaData()
+            metadata.reflect(connection)
+            metadata.drop_all(connection)
+        engine.dispose()
+    Archive.open(url).close()
+    return url
 
 
 def main() -> None:
