@@ -64,8 +64,9 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
     command = [replace.get(arg.partition("=")[0], arg) for arg in crawl_command(sources, server.url, Path("archive.db"))]
     if args.extract_workers is not None:
         command += ["-s", f"EXTRACT_WORKERS={args.extract_workers}"]
+    prefix = f"bench-scale-{uuid.uuid4().hex[:8]}"
     if frontier:
-        command += ["-s", f"FRONTIER_URL={frontier}", "-s", f"FRONTIER_PREFIX=bench-scale-{uuid.uuid4().hex[:8]}"]
+        command += ["-s", f"FRONTIER_URL={frontier}", "-s", f"FRONTIER_PREFIX={prefix}"]
     started = time.perf_counter()
     running = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=(logs / f"scale-{processes}-{n}.log").open("w")) for n in range(processes)]
@@ -75,6 +76,12 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
         process.returncode = os.waitstatus_to_exitcode(status)
         statuses.append(process.returncode)
         cpu += usage.ru_utime + usage.ru_stime
+    if frontier:  # the finished run's record and the hosts' delays
+        import redis
+
+        server = redis.Redis.from_url(frontier)
+        for key in server.scan_iter(match=f"{prefix}:*"):
+            server.delete(key)
     return {"processes": processes, "frontier": bool(frontier), "seconds": time.perf_counter() - started,
             "statuses": statuses, "cpu_seconds": cpu}
 
