@@ -351,7 +351,7 @@ def recrawl(args: argparse.Namespace) -> int:
         settings[name] = value
     options = RecrawlOptions(archive=getattr(args, "archive", None), sources=args.sources,
                              max_articles=args.max_articles, since=args.since, discover=args.discover,
-                             revisit=args.revisit, settings=settings)
+                             revisit=args.revisit, settings=settings, worker=args.worker, wait=args.wait)
     return run_recrawl(options)
 
 
@@ -458,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", metavar="DATE", help="skip announced articles published before DATE (2025-06-01)")
     p.add_argument("--no-discover", dest="discover", action="store_false", help="only revisit due articles")
     p.add_argument("--no-revisit", dest="revisit", action="store_false", help="only discover new articles")
+    p.add_argument("--worker", action="store_true", help="no lock, no seeding: help with the runs others started "
+                                                         "on the shared frontier (FRONTIER_URL)")
+    p.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                   help="with --worker: exit after this long without a run to help with (default: 60)")
     p.add_argument("-s", "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
                    help="a Scrapy setting, as with scrapy crawl -s (e.g. MIRROR_URL=bundled)")
     p.set_defaults(opens_archive=False)

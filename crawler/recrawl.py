@@ -37,6 +37,8 @@ class RecrawlOptions:
     discover: bool = True
     revisit: bool = True
     settings: dict[str, str] = field(default_factory=dict)
+    worker: bool = False  # only help with the runs of the shared frontier (crawler/frontier/worker.py)
+    wait: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def run(options: RecrawlOptions) -> int:
     try:
         check_startup(settings, spiders, args)
         url = archive_url(settings.get("ARCHIVE_URL"))
+        if options.worker:  # no lock: the seeders hold it, never the workers
+            return _work(settings, url, options.wait)
         with run_lock(url, settings.get("RECRAWL_LOCK_FILE")):  # PostgreSQL: in the server
             _open_archive(url)
             return _report(_crawl(settings, spiders, args), spiders)
@@ -79,6 +83,17 @@ def run(options: RecrawlOptions) -> int:
         return EXIT_LOCKED
     except (StartupError, LockUnavailable) as exc:
         return report_startup_error(COMMAND, exc, settings)
+
+
+def _work(settings, url: str, wait: float) -> int:  # noqa: ANN001
+    from .commands.startup import StartupError
+    from .frontier.worker import work
+
+    if not settings.get("FRONTIER_URL"):
+        raise StartupError("--worker needs the shared frontier: -s FRONTIER_URL=redis://host:6379/0")
+    _open_archive(url)
+    results = work(settings, wait)
+    return _report(results, [r.spider for r in results])
 
 
 def _open_archive(url: str) -> None:

@@ -52,6 +52,20 @@ WARC_PREFIX = "news-archive"
 # project's recorded web in-process. Empty: the live web.
 MIRROR_URL = ""
 
+# -- Shared frontier (crawler/frontier/) ------------------------------------------------
+# Redis URL of a frontier shared by every process started with the same command, on any
+# host (redis://host:6379/0). Empty: each process has its own in-memory queue.
+FRONTIER_URL = ""
+# Prefix of the frontier's Redis keys (one per archive, if several share a Redis).
+FRONTIER_PREFIX = "news-archive"
+# Seconds a process's leased requests outlive its last heartbeat before others take them over.
+FRONTIER_LEASE_TTL = 30
+# Seed the start requests (False: a worker, which only helps with runs others started).
+FRONTIER_SEED = True
+# Per-site politeness across processes: a per-host slot in Redis (CONCURRENT_REQUESTS_PER_DOMAIN,
+# the largest delay any process wants for the site).
+FRONTIER_HOST_SLOTS = True
+
 # -- Discovery ---------------------------------------------------------------------
 # Listing pages followed per listing and run (znews repeats its last page forever).
 DISCOVER_MAX_PAGES = 10
@@ -153,6 +167,13 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.charset.CharsetMiddleware": 585,
     # next to the downloader: every exchange as sent and received, redirects and retries included
     "crawler.middlewares.warc.WarcMiddleware": 950,
+    # with FRONTIER_URL: a per-host slot in Redis, held only while the request is out
+    "crawler.frontier.slots.HostSlotMiddleware": 960,
+}
+
+# FRONTIER_URL switches the scheduler and duplicate filter to the shared frontier
+ADDONS = {
+    "crawler.frontier.addon.FrontierAddon": 0,
 }
 
 # The archive is opened once, by this extension; every component asks it for the archive.

@@ -8,7 +8,8 @@ from tests.conftest import PROJECT_ROOT
 
 README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
 OUR_PREFIXES = ("ARCHIVE_", "MIRROR_", "SOURCES_", "EXTRACT_", "REVISIT_", "WARC_", "CITED_", "DISCOVER_",
-                "RECRAWL_", "RUN_", "CONTACT_", "RETRY_BACKOFF_", "ROBOTSTXT_MAX_", "HEALTH_")
+                "RECRAWL_", "RUN_", "CONTACT_", "RETRY_BACKOFF_", "ROBOTSTXT_MAX_", "HEALTH_",
+                "FRONTIER_")
 
 
 def code_blocks() -> list[str]:

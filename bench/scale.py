@@ -1,0 +1,163 @@
+"""Benchmark: pages/s of 1, 2 and 3 crawler processes on one shared frontier (issue 13).
+
+    .venv/bin/python bench/scale.py [--pages 1000] [--processes 1,2,3] [--redis redis://127.0.0.1:6379/0]
+                                   [--archive-url postgresql+psycopg://…]
+
+Generates N distinct pages (bench/fakeweb.py, Crawl-delay removed), serves them with
+MirrorServer in this process, and for each process count starts that many `scrapy crawl
+sources` at once on one FRONTIER_URL (a fresh key prefix each time) and one fresh archive
+(SQLite beside the run unless --archive-url names a server database, emptied first),
+politeness off (AutoThrottle off, 16 requests per site; the Redis host slots stay on).
+A first row crawls with one process and no frontier, the baseline. pages/s is N over the
+wall time from the start of the processes to the last exit (process start included), and
+each row's ratio is to one process on the frontier (target: 2 processes >= 1.6x on 2 cores);
+CPU ms per page (every process of the crawls, rusage) shows the frontier's own cost
+whatever else the machine runs.
+Also checks what the test checks: every page requested once. Writes bench/out/scale.json;
+exit status 0 whatever the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path[:0] = [str(PROJECT_ROOT), str(BENCH)]
+
+from crawler.mirror import MirrorServer, mirror_path  # noqa: E402
+from throughput import crawl_command, make_web, sources_file  # noqa: E402
+from timing import code_state  # noqa: E402
+
+TARGET_TWO = 1.6
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pages", type=int, default=1000, help="generated pages (default: 1000)")
+    parser.add_argument("--processes", default="1,2,3", help="process counts (default: 1,2,3)")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="FRONTIER_URL")
+    parser.add_argument("--archive-url", help="a server database of its own: EVERYTHING in it is dropped before each "
+                                              "row; default: a fresh SQLite file per row")
+    parser.add_argument("--extract-workers", help="EXTRACT_WORKERS of each crawl (default: the crawler's, one per core)")
+    parser.add_argument("--log-level", default="WARNING", help="the crawls' LOG_LEVEL (logs: bench/out/scale-logs/)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=BENCH / "out" / "scale.json")
+    return parser.parse_args()
+
+
+def row(processes: int, frontier: str | None, sources: Path, server: MirrorServer, archive: str, logs: Path,
+        args: argparse.Namespace) -> dict:
+    """Start ``processes`` crawls at once; wall seconds to the last exit, exit statuses."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ARCHIVE_URL", "MIRROR_URL", "SOURCES_FILE")}
+    replace = {"ARCHIVE_URL": f"ARCHIVE_URL={archive}", "LOG_LEVEL": f"LOG_LEVEL={args.log_level}"}
+    command = [replace.get(arg.partition("=")[0], arg) for arg in crawl_command(sources, server.url, Path("archive.db"))]
+    if args.extract_workers is not None:
+        command += ["-s", f"EXTRACT_WORKERS={args.extract_workers}"]
+    prefix = f"bench-scale-{uuid.uuid4().hex[:8]}"
+    if frontier:
+        command += ["-s", f"FRONTIER_URL={frontier}", "-s", f"FRONTIER_PREFIX={prefix}"]
+    started = time.perf_counter()
+    running = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=(logs / f"scale-{processes}-{n}.log").open("w")) for n in range(processes)]
+    statuses, cpu = [], 0.0
+    for process in running:  # CPU of each crawl and the extraction and WARC processes it waited for
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        statuses.append(process.returncode)
+        cpu += usage.ru_utime + usage.ru_stime
+    if frontier:  # the finished run's record and the hosts' delays
+        import redis
+
+        server = redis.Redis.from_url(frontier)
+        for key in server.scan_iter(match=f"{prefix}:*"):
+            server.delete(key)
+    return {"processes": processes, "frontier": bool(frontier), "seconds": time.perf_counter() - started,
+            "statuses": statuses, "cpu_seconds": cpu}
+
+
+def fresh_archive(args: argparse.Namespace, work: Path, name: str) -> str:
+    """A new, migrated archive: the crawls start together, and measuring them is not measuring
+    simultaneous first migrations (issue 13 item 2)."""
+    from crawler.archive.store import Archive
+
+    url = args.archive_url or f"sqlite:///{work / name / 'archive.db'}"
+    if args.archive_url:
+        from sqlalchemy import MetaData, create_engine, text
+
+        engine = create_engine(args.archive_url)
+        with engine.begin() as connection:  # everything in the database: tables, views, Alembic's version
+            connection.execute(text("DROP VIEW IF EXISTS latest_versions"))
+            metadata = MetaData()
+            metadata.reflect(connection)
+            metadata.drop_all(connection)
+        engine.dispose()
+    Archive.open(url).close()
+    return url
+
+
+def main() -> None:
+    args = parse_args()
+    logs = args.out.parent / "scale-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    workers = f", EXTRACT_WORKERS={args.extract_workers}" if args.extract_workers is not None else ""
+    print(f"code: {code_state()}; {args.pages:,} pages, {os.cpu_count()} cores{workers}", flush=True)
+    rows = []
+    try:
+        urls = make_web(work / "web", args.pages, args.seed)
+        sources = sources_file(work / "sources.toml", urls)
+        wanted = {mirror_path(url) for url in urls}
+        plan = [(1, None)] + [(int(n), args.redis) for n in args.processes.split(",")]
+        with MirrorServer(work / "web", etags=True) as server:
+            for processes, frontier in plan:
+                name = f"{processes}-{'frontier' if frontier else 'alone'}"
+                (work / name).mkdir()
+                before = len(server.httpd.requested)
+                result = row(processes, frontier, sources, server, fresh_archive(args, work, name), logs, args)
+                counts = collections.Counter(p for p in server.httpd.requested[before:] if p in wanted)
+                result.update(pages=len(counts), twice=sum(1 for n in counts.values() if n > 1))
+                rows.append(result)
+                print_row(result, rows, args.pages)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report(rows, args)
+
+
+def print_row(result: dict, rows: list[dict], pages: int) -> None:
+    base = next((r for r in rows if r["frontier"] and r["processes"] == 1), None)
+    rate = pages / result["seconds"]
+    ratio = f"{rate / (pages / base['seconds']):.2f}x" if base else "-"
+    what = f"{result['processes']} process{'es' if result['processes'] > 1 else ''}" + \
+        ("" if result["frontier"] else ", no frontier")
+    check = "" if result["pages"] == pages and not result["twice"] else \
+        f"  ({result['pages']} of {pages} pages fetched, {result['twice']} twice)"
+    status = "" if set(result["statuses"]) == {0} else f"  exit statuses {result['statuses']}"
+    cpu = result["cpu_seconds"] * 1000 / pages
+    print(f"{what:28}{result['seconds']:>9.1f} s{rate:>9.1f} pages/s{ratio:>8}{cpu:>9.1f} ms CPU/page{check}{status}",
+          flush=True)
+
+
+def report(rows: list[dict], args: argparse.Namespace) -> None:
+    rate = {(r["processes"], r["frontier"]): args.pages / r["seconds"] for r in rows}
+    two = rate.get((2, True), 0) / rate[(1, True)] if (1, True) in rate else None
+    verdict = "n/a" if two is None else ("PASS" if two >= TARGET_TWO else "FAIL")
+    print(f"2 processes / 1 process: {two:.2f}x (target >= {TARGET_TWO})  {verdict}" if two is not None else
+          "2 processes / 1 process: not measured")
+    args.out.write_text(json.dumps({"code": code_state(), "pages": args.pages, "rows": rows,
+                                    "ratio_two": two, "verdict": verdict}, indent=2))
+    print(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

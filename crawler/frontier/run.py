@@ -1,0 +1,145 @@
+"""A run of the shared frontier: the processes started with the same command, in Redis.
+
+The run's key is derived from the spider and its arguments, so every ``scrapy crawl sources
+-a sources=znews`` started while one runs joins it; its generation number, held in Redis,
+changes when a run ends, so tomorrow's run has a new queue and duplicate filter. Every step
+is one script of scripts.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from . import scripts
+
+FINGERPRINT_LENGTH = 40  # a queue entry starts with the request's SHA-1 fingerprint, in hex
+
+
+class FrontierUnavailable(ValueError):
+    """FRONTIER_URL is not a Redis URL, or no Redis answers there; the message says which."""
+
+
+def check_frontier_url(url: str | None) -> None:
+    """A FRONTIER_URL must be a Redis URL."""
+    if url and urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)!r}: expected redis://host:6379/0 "
+                                  "(or rediss://, unix://)")
+
+
+def check_frontier(url: str | None) -> None:
+    """The start-up check (commands/startup.py): a FRONTIER_URL a crawl cannot use is one line
+    before Scrapy starts anything."""
+    if url:
+        connect(url).close()
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for FRONTIER_URL, checked with a PING: a crawl must not start without its frontier."""
+    check_frontier_url(url)
+    try:
+        server = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, retry_on_timeout=True)
+        server.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: cannot reach Redis: {exc}") from None
+    return server
+
+
+def shown_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+def run_key(prefix: str, spider: str, args: dict[str, Any]) -> str:
+    """``<prefix>:<spider>:<digest of the arguments>``: the same for every process of one command."""
+    digest = hashlib.sha1(json.dumps(args, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"{prefix}:{spider}:{digest}"
+
+
+def command_args(spider: Any) -> dict[str, str]:
+    """The spider's ``-a`` arguments, normalised (our spiders' run_args()), as ``-a`` strings:
+    the run's identity, and what a worker passes to join it."""
+    args = spider.run_args() if hasattr(spider, "run_args") else {}
+    return {k: ",".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v) for k, v in args.items()}
+
+
+def process_name() -> str:
+    """This process among the run's members: host, pid and a nonce (a pid is reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+@dataclass
+class Run:
+    server: redis.Redis
+    base: str
+    process: str
+    ttl_ms: int
+    gen: int = 0
+
+    def __post_init__(self) -> None:
+        self._scripts = {name: self.server.register_script(getattr(scripts, name))
+                         for name in ("JOIN", "PUSH", "POP", "IDLE", "LEAVE")}
+
+    def key(self, name: str) -> str:
+        return f"{self.base}:{self.gen}:{name}"
+
+    def join(self, may_start: bool, spider: str, args: dict[str, Any]) -> int:
+        """Join the live run of this command, or (``may_start``) start its next generation; 0
+        when a worker finds no live run."""
+        self.gen = int(self._scripts["JOIN"](keys=[self.base], args=[
+            self.process, self.ttl_ms, int(may_start), spider, json.dumps(args, sort_keys=True, default=str)]))
+        return self.gen
+
+    def push(self, fingerprint: str, priority: int, entry: bytes, filtered: bool) -> bool:
+        """Queue an entry unless ``filtered`` and its fingerprint was seen in this run."""
+        return bool(self._scripts["PUSH"](keys=[self.key("queue"), self.key("seen")],
+                                          args=[fingerprint, -priority, entry, int(filtered)]))
+
+    def pop(self) -> bytes | None:
+        """The first queued entry, leased to this process until release()."""
+        return self._scripts["POP"](keys=[self.key("queue"), self.key(f"leases:{self.process}"), self.key("members"),
+                                          self.key(f"alive:{self.process}")], args=[self.process, self.ttl_ms])
+
+    def release(self, entries: list[bytes]) -> None:
+        if entries:
+            self.server.zrem(self.key(f"leases:{self.process}"), *entries)
+
+    def heartbeat(self) -> None:
+        self.server.set(self.key(f"alive:{self.process}"), 1, px=self.ttl_ms)
+
+    def idle(self) -> str:
+        """'work', 'wait' or 'done' (scripts.IDLE); this process holds no lease."""
+        return self._scripts["IDLE"](keys=[self.base], args=[self.gen, self.process, self.ttl_ms]).decode()
+
+    def leave(self) -> str:
+        """Hand back this process's leases and leave; 'done' when it was the last one out."""
+        return self._scripts["LEAVE"](keys=[self.base], args=[self.gen, self.process]).decode()
+
+    def queued(self) -> int:
+        return self.server.zcard(self.key("queue"))
+
+
+def live_runs(server: redis.Redis, prefix: str) -> list[tuple[str, dict[str, str]]]:
+    """(spider, ``-a`` arguments) of every run under ``prefix`` with a live member: what a worker joins."""
+    runs = []
+    for key in server.scan_iter(match=f"{prefix}:*", count=1000):
+        if key.count(b":") != prefix.count(":") + 2 or server.type(key) != b"hash":
+            continue
+        record = server.hgetall(key)
+        if record.get(b"state") != b"running":
+            continue
+        generation = f"{key.decode()}:{record[b'gen'].decode()}"
+        if any(server.exists(f"{generation}:alive:{m.decode()}") for m in server.hkeys(f"{generation}:members")):
+            runs.append((record[b"spider"].decode(), json.loads(record[b"args"])))
+    return runs

@@ -1,0 +1,147 @@
+"""scrapy-redis's scheduler and duplicate filter on a run shared by processes (run.py).
+
+What scrapy-redis leaves to us: its queue pops a request for good, so a killed process loses
+what it held; its keys are per spider, so today's duplicate filter blocks tomorrow's run
+unless cleared, and the first process to finish clears it under the others. Here a popped
+request is leased to the process (``B:G:leases:<process>``) until the engine is done with it —
+its response scraped and its items stored, or the redirect or retry it became queued —
+and a process whose heartbeat stops for FRONTIER_LEASE_TTL seconds has its leases queued
+again for the others (or for the next run). Every process seeds the start requests; the
+run's duplicate filter drops the repeats. A process stays open while the run has work
+anywhere, so none closes under the others, and the last one clears the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet.task import LoopingCall
+
+from .run import FINGERPRINT_LENGTH, Run, command_args, connect, process_name, run_key
+
+logger = logging.getLogger(__name__)
+WAIT_POLL = 1.0  # seconds between two looks at a run whose other members are still busy
+RELEASE_EVERY = 0.25  # seconds: how long a stored page's lease may outlive it (a kill then re-fetches it)
+
+
+class FrontierScheduler(Scheduler):
+    def __init__(self, crawler: Crawler, server: Any, prefix: str, ttl: float, seed: bool):
+        super().__init__(server, persist=True, dupefilter=RFPDupeFilter(server, key=""))
+        self.crawler, self.stats = crawler, crawler.stats
+        self.prefix, self.ttl, self.seed = prefix, ttl, seed
+        self.held: dict[Request, bytes] = {}  # leased requests -> their queue entries
+        self.run: Run | None = None
+        # releases leases (the engine asks for requests only when a download slot is free) and beats
+        self.clock, self.last_beat = LoopingCall(self._tick), 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FrontierScheduler:
+        settings = crawler.settings
+        scheduler = cls(crawler, connect(settings.get("FRONTIER_URL")), settings.get("FRONTIER_PREFIX"),
+                        settings.getfloat("FRONTIER_LEASE_TTL"), settings.getbool("FRONTIER_SEED"))
+        crawler.signals.connect(scheduler.spider_idle, signal=signals.spider_idle)
+        return scheduler
+
+    def open(self, spider: Spider) -> None:
+        self.spider = spider
+        args = command_args(spider)
+        self.run = Run(self.server, run_key(self.prefix, spider.name, args), process_name(), int(self.ttl * 1000))
+        if self.run.join(self.seed, spider.name, args):
+            self.df.key = self.run.key("seen")
+            self.queue = PriorityQueue(self.server, spider, self.run.key("queue"))
+            self.clock.start(RELEASE_EVERY, now=False)
+            logger.info("frontier: %s joined %s generation %d (%d requests queued)", self.run.process,
+                        self.run.base, self.run.gen, self.run.queued())
+        else:
+            logger.info("frontier: no live run of %s to work on", self.run.base)
+
+    def close(self, reason: str) -> None:
+        if self.clock.running:
+            self.clock.stop()
+        if self.run and self.run.gen:
+            outcome = self.run.leave()
+            logger.info("frontier: %s left %s generation %d (%s, %d held requests handed back)",
+                        self.run.process, self.run.base, self.run.gen, outcome, len(self.held))
+
+    def enqueue_request(self, request: Request) -> bool:
+        if not self.run or not self.run.gen or (not self.seed and request.meta.get("is_start_request")):
+            return False  # a worker drains what others seed
+        fingerprint = self.df.request_fingerprint(request)
+        entry = fingerprint.encode() + self.queue._encode_request(request)
+        if not self.run.push(fingerprint, request.priority, entry, not request.dont_filter):
+            self.df.log(request, self.spider)
+            self.stats.inc_value("frontier/filtered")
+            return False
+        self.stats.inc_value("scheduler/enqueued/redis")
+        return True
+
+    def next_request(self) -> Request | None:
+        if not self.run or not self.run.gen:
+            return None
+        self._release_finished()
+        entry = self.run.pop()
+        if entry is None:
+            return None
+        request = self.queue._decode_request(entry[FINGERPRINT_LENGTH:])
+        self.held[request] = entry
+        self.stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+    def has_pending_requests(self) -> bool:
+        return bool(self.run and self.run.gen and self.run.queued())
+
+    def __len__(self) -> int:
+        return self.run.queued() if self.run and self.run.gen else 0
+
+    def spider_idle(self) -> None:
+        """Close only when the run is complete; until then wait for the other members."""
+        if not self.run or not self.run.gen:
+            return
+        self._release_finished()
+        state = self.run.idle()
+        if state == "done":
+            logger.info("frontier: run %s generation %d is complete", self.run.base, self.run.gen)
+            return
+        # 'work': requests recovered from a dead member, ask for them now; 'wait': look again
+        # soon rather than at the engine's next heartbeat, 5 s away
+        self._wake(0 if state == "work" else WAIT_POLL)
+        raise DontCloseSpider
+
+    def _wake(self, delay: float) -> None:
+        """Have the engine ask this scheduler for requests (and so, when idle, signal
+        spider_idle) after ``delay`` seconds: Scrapy's own heartbeat is every 5 s."""
+        from twisted.internet import reactor
+
+        def wake() -> None:
+            slot = self.crawler.engine._slot  # the engine's own CallLaterOnce; None once closed
+            if slot is not None:
+                slot.nextcall.schedule()
+
+        reactor.callLater(delay, wake)
+
+    def _release_finished(self) -> None:
+        """Release the leases of the requests the engine is done with: no longer in its
+        in-progress set, which it leaves only once the response is scraped and its items have
+        left the pipelines (stored), or the redirect or retry it became is queued (Scrapy
+        2.19 offers no signal for that moment; ``_slot.inprogress`` is the engine's own record)."""
+        inprogress = self.crawler.engine._slot.inprogress
+        done = [request for request in self.held if request not in inprogress]
+        if done:
+            self.run.release([self.held.pop(request) for request in done])
+
+    def _tick(self) -> None:
+        try:
+            self._release_finished()
+            if time.monotonic() - self.last_beat > self.ttl / 3:
+                self.run.heartbeat()
+                self.last_beat = time.monotonic()
+        except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next tick may do
+            logger.warning("frontier: Redis: %s", exc)

@@ -1,0 +1,178 @@
+"""The frontier's Redis scripts: each step that reads and writes several keys runs as one
+Lua script, so processes on other hosts never see it half done.
+
+Keys of a run (``B`` = ``<FRONTIER_PREFIX>:<spider>:<digest of the arguments>``):
+``B`` hash (gen, state, spider, args), and per generation G: ``B:G:queue`` (sorted set,
+score -priority), ``B:G:seen`` (fingerprints), ``B:G:members`` (process -> busy|idle),
+``B:G:alive:<process>`` (heartbeat, expires), ``B:G:leases:<process>`` (sorted set of the
+requests the process holds). A queue entry is the request's 40-hex fingerprint then its
+serialized form, so a queue can be carried into the next run through its duplicate filter.
+"""
+
+# Shared by the scripts below: put a dead member's leases back and forget it.
+_RECOVER = """
+local function recover(g)
+  local members = redis.call('HKEYS', g .. ':members')
+  for _, m in ipairs(members) do
+    if redis.call('EXISTS', g .. ':alive:' .. m) == 0 then
+      if redis.call('EXISTS', g .. ':leases:' .. m) == 1 then
+        redis.call('ZUNIONSTORE', g .. ':queue', 2, g .. ':queue', g .. ':leases:' .. m, 'AGGREGATE', 'MIN')
+        redis.call('DEL', g .. ':leases:' .. m)
+      end
+      redis.call('HDEL', g .. ':members', m)
+    end
+  end
+end
+local function live(g)
+  for _, m in ipairs(redis.call('HKEYS', g .. ':members')) do
+    if redis.call('EXISTS', g .. ':alive:' .. m) == 1 then return true end
+  end
+  return false
+end
+local function drop(g)
+  local keys = {g .. ':queue', g .. ':seen', g .. ':members'}
+  for _, m in ipairs(redis.call('HKEYS', g .. ':members')) do
+    table.insert(keys, g .. ':leases:' .. m)
+    table.insert(keys, g .. ':alive:' .. m)
+  end
+  redis.call('DEL', unpack(keys))
+end
+"""
+
+# KEYS[1] = B; ARGV = process, alive ms, may start a run (1/0), spider, args JSON.
+# Returns the generation joined, or 0 (a worker and no live run). A run with no live member
+# is over: a new generation starts, carrying over what its queue and leases still held.
+JOIN = _RECOVER + """
+local b, proc, ttl = KEYS[1], ARGV[1], ARGV[2]
+local gen = tonumber(redis.call('HGET', b, 'gen') or '0')
+local running = gen > 0 and redis.call('HGET', b, 'state') == 'running'
+if not (running and live(b .. ':' .. gen)) then
+  if ARGV[3] ~= '1' then return 0 end
+  local old = b .. ':' .. gen
+  gen = gen + 1
+  local g = b .. ':' .. gen
+  if running then
+    recover(old)
+    local entries = redis.call('ZRANGE', old .. ':queue', 0, -1, 'WITHSCORES')
+    for i = 1, #entries, 2 do
+      if redis.call('SADD', g .. ':seen', string.sub(entries[i], 1, 40)) == 1 then
+        redis.call('ZADD', g .. ':queue', entries[i + 1], entries[i])
+      end
+    end
+    drop(old)
+  end
+  redis.call('HSET', b, 'gen', gen, 'state', 'running', 'spider', ARGV[4], 'args', ARGV[5])
+end
+local g = b .. ':' .. gen
+redis.call('HSET', g .. ':members', proc, 'busy')
+redis.call('SET', g .. ':alive:' .. proc, '1', 'PX', ttl)
+return gen
+"""
+
+# KEYS = queue, seen; ARGV = fingerprint, score, entry, filter (1/0). 1 queued, 0 a repeat.
+PUSH = """
+if ARGV[4] == '1' and redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+return 1
+"""
+
+# KEYS = queue, my leases, members, my heartbeat; ARGV = process, alive ms. The first
+# entry, now leased to me (a pop is a heartbeat too).
+POP = """
+local e = redis.call('ZPOPMIN', KEYS[1])
+if #e == 0 then return false end
+redis.call('ZADD', KEYS[2], e[2], e[1])
+redis.call('HSET', KEYS[3], ARGV[1], 'busy')
+redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
+return e[1]
+"""
+
+# KEYS = queue, my leases. Put my leases back (a process that stops before it is done).
+REQUEUE = """
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[2], 'AGGREGATE', 'MIN')
+  redis.call('DEL', KEYS[2])
+end
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# KEYS[1] = B; ARGV = generation, process (now idle, its leases released), alive ms.
+# 'work': requests queued (some perhaps recovered from a dead member); 'wait': another
+# member is busy or holds leases; 'done': the run is complete (its keys are cleared).
+IDLE = _RECOVER + """
+local b, gen, proc = KEYS[1], ARGV[1], ARGV[2]
+local g = b .. ':' .. gen
+if redis.call('HGET', b, 'gen') ~= gen or redis.call('HGET', b, 'state') ~= 'running' then return 'done' end
+redis.call('SET', g .. ':alive:' .. proc, '1', 'PX', ARGV[3])
+redis.call('HSET', g .. ':members', proc, 'idle')
+recover(g)
+if redis.call('ZCARD', g .. ':queue') > 0 then return 'work' end
+local members = redis.call('HGETALL', g .. ':members')
+for i = 1, #members, 2 do
+  if members[i + 1] ~= 'idle' or redis.call('EXISTS', g .. ':leases:' .. members[i]) == 1 then return 'wait' end
+end
+drop(g)
+redis.call('HSET', b, 'state', 'done')
+return 'done'
+"""
+
+# KEYS[1] = B; ARGV = generation, process. A process leaves: its leases go back to the queue;
+# the last member out of a run with nothing left in it marks it done.
+LEAVE = _RECOVER + """
+local b, gen, proc = KEYS[1], ARGV[1], ARGV[2]
+local g = b .. ':' .. gen
+if redis.call('HGET', b, 'gen') ~= gen then return 'gone' end
+if redis.call('EXISTS', g .. ':leases:' .. proc) == 1 then
+  redis.call('ZUNIONSTORE', g .. ':queue', 2, g .. ':queue', g .. ':leases:' .. proc, 'AGGREGATE', 'MIN')
+  redis.call('DEL', g .. ':leases:' .. proc)
+end
+redis.call('HDEL', g .. ':members', proc)
+redis.call('DEL', g .. ':alive:' .. proc)
+recover(g)
+if redis.call('HLEN', g .. ':members') == 0 and redis.call('ZCARD', g .. ':queue') == 0 then
+  drop(g)
+  redis.call('HSET', b, 'state', 'done')
+  return 'done'
+end
+return 'left'
+"""
+
+# Per-site politeness across processes (slots.py). KEYS = the host's slot holders (sorted
+# set of "<process>|<n>", score = when the hold expires), when its next request may start,
+# its delay floor; ARGV = token, concurrent requests allowed, this process's delay (ms), hold
+# (ms), floor TTL (ms), prefix of the processes' heartbeat keys. 0: go (the slot is held);
+# else ms to wait. A holder whose process's heartbeat stopped frees its slot at once. The
+# floor is the largest delay any process wants for the host (its robots.txt Crawl-delay, a
+# back-off after 429/503), kept while wanted and for a floor TTL after, so one process's
+# back-off slows them all.
+ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for _, holder in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[6] .. string.match(holder, '^(.*)|')) == 0 then redis.call('ZREM', KEYS[1], holder) end
+end
+local delay = tonumber(ARGV[3])
+local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
+if delay > floor then redis.call('SET', KEYS[3], delay, 'PX', ARGV[5]) else delay = floor end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 20 end
+local ready = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < ready then return ready - now end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
+if delay > 0 then redis.call('SET', KEYS[2], now + delay, 'PX', delay + 1000) end
+return 0
+"""
+
+# KEYS = the host's next start, its delay floor; ARGV = delay (ms), floor TTL (ms). A process
+# that got a 429 or 503 backs the host off for everyone at once: no request starts before
+# now + delay, and the floor keeps the delay for the next ones.
+BACK_OFF = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local delay = tonumber(ARGV[1])
+if delay > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], delay, 'PX', ARGV[2]) end
+if now + delay > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], now + delay, 'PX', delay + 1000)
+end
+return 0
+"""

@@ -1,0 +1,132 @@
+"""Per-site politeness across processes: a per-host slot held in Redis around each download.
+
+Each process's Scrapy downloader keeps CONCURRENT_REQUESTS_PER_DOMAIN and the site's delay
+(DOWNLOAD_DELAY, robots.txt Crawl-delay, AutoThrottle, the back-off after 429/503 that
+middlewares/politeness.py sets) for itself only: three processes would send three times as
+many. Here a request first takes one of the host's CONCURRENT_REQUESTS_PER_DOMAIN slots in
+Redis, no sooner than the largest delay any process wants for that host after the previous
+one started (scripts.ACQUIRE), and gives it back when its response or failure comes back.
+Each process beats a heartbeat key (every FRONTIER_LEASE_TTL / 3 s): the slots of a killed
+process are free once it has run out, and in any case DOWNLOAD_TIMEOUT + HOLD_MARGIN seconds
+after they were taken. A 429 or 503 backs the site off for every process at once. Nearest the
+downloader (settings.py), so a slot is held only while the request is out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from urllib.parse import urlsplit
+
+from scrapy import Request, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Response
+from twisted.internet.task import LoopingCall
+
+from . import scripts
+from .run import connect, process_name
+
+logger = logging.getLogger(__name__)
+SLOT = "frontier_slot"  # meta: (host, token) of the slot a request holds
+HOLD_MARGIN = 30  # seconds past DOWNLOAD_TIMEOUT before a dead process's slot frees itself
+FLOOR_TTL = 60  # seconds a host's delay floor outlives the last process that wanted it
+MAX_POLL = 1.0  # seconds between two tries for a busy host
+
+
+class HostSlotMiddleware:
+    def __init__(self, crawler: Crawler, server, prefix: str, limit: int, hold: float, ttl: float):  # noqa: ANN001
+        self.crawler, self.server, self.limit, self.hold_ms = crawler, server, limit, int(hold * 1000)
+        self.acquire = server.register_script(scripts.ACQUIRE)
+        self.back_off = server.register_script(scripts.BACK_OFF)
+        self.alive_prefix = f"{prefix}:slot-holder:"
+        self.keys = f"{prefix}:host:"
+        process = process_name()
+        self.alive, self.ttl_ms = self.alive_prefix + process, int(ttl * 1000)
+        self.tokens = (f"{process}|{n}" for n in itertools.count())
+        self.heart, self.beat_every = LoopingCall(self._beat), ttl / 3
+        crawler.signals.connect(self.engine_started, signal=signals.engine_started)
+        crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HostSlotMiddleware:
+        settings = crawler.settings
+        if not settings.get("FRONTIER_URL") or not settings.getbool("FRONTIER_HOST_SLOTS"):
+            raise NotConfigured  # no message: Scrapy would log it as a WARNING in every plain crawl
+        return cls(crawler, connect(settings.get("FRONTIER_URL")), settings.get("FRONTIER_PREFIX"),
+                   settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), settings.getfloat("DOWNLOAD_TIMEOUT") + HOLD_MARGIN,
+                   settings.getfloat("FRONTIER_LEASE_TTL"))
+
+    async def process_request(self, request: Request) -> None:
+        host = urlsplit(request.url).hostname or ""
+        keys = [f"{self.keys}{host}:{name}" for name in ("slots", "next", "delay")]
+        token = next(self.tokens)
+        await self._local_wait(request)
+        while wait := int(self.acquire(keys=keys, args=[token, self.limit, int(self._delay(request) * 1000), self.hold_ms,
+                                                        int((FLOOR_TTL + self._delay(request)) * 1000), self.alive_prefix])):
+            self.crawler.stats.inc_value("frontier/slot_waits")
+            await asyncio.sleep(min(wait / 1000, MAX_POLL))
+        request.meta[SLOT] = (keys, token)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if response.status in (429, 503) and SLOT in request.meta:
+            # middlewares/politeness.py raises this process's delay for the site as the response
+            # goes on up; once it has, every process backs off, and only then is the slot free
+            from twisted.internet import reactor
+
+            reactor.callLater(0, self._back_off, request)
+        else:
+            self._release(request)
+        return response
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        self._release(request)
+
+    def _release(self, request: Request) -> None:
+        held = request.meta.pop(SLOT, None)
+        if held:
+            self.server.zrem(held[0][0], held[1])
+
+    def _back_off(self, request: Request) -> None:
+        delay = self._delay(request)
+        try:
+            self.back_off(keys=request.meta[SLOT][0][1:], args=[int(delay * 1000), int((FLOOR_TTL + delay) * 1000)])
+        finally:
+            self._release(request)
+
+    def engine_started(self) -> None:
+        self.heart.start(self.beat_every)  # its Deferred fires only when stopped: not returned
+
+    def engine_stopped(self) -> None:
+        if self.heart.running:
+            self.heart.stop()
+        try:
+            self.server.delete(self.alive)
+        except Exception as exc:  # noqa: BLE001 - it expires anyway
+            logger.warning("frontier: could not delete %s: %s", self.alive, exc)
+
+    def _beat(self) -> None:
+        try:
+            self.server.set(self.alive, 1, px=self.ttl_ms)
+        except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next beat may do
+            logger.warning("frontier: slot heartbeat to Redis failed: %s", exc)
+
+    async def _local_wait(self, request: Request) -> None:
+        """Wait out this process's own delay for the site first: its downloader would hold the
+        request that long after the shared slot was granted, and another process could send
+        one in between."""
+        slot = self._slot(request)
+        if slot is not None and slot.delay and (wait := slot.lastseen + slot.delay - time.monotonic()) > 0:
+            await asyncio.sleep(wait)
+
+    def _slot(self, request: Request):  # noqa: ANN202 - Scrapy's downloader Slot, or None before the first request
+        downloader = self.crawler.engine.downloader
+        return downloader.slots.get(downloader.get_slot_key(request))
+
+    def _delay(self, request: Request) -> float:
+        """This process's delay for the request's site: its download slot's (robots.txt
+        Crawl-delay and back-off raise it: middlewares/politeness.py slow_down)."""
+        slot = self._slot(request)
+        return slot.delay if slot is not None else self.crawler.settings.getfloat("DOWNLOAD_DELAY")

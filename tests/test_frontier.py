@@ -1,0 +1,283 @@
+"""The shared Redis frontier (issue 13): several `scrapy crawl sources` processes on one
+FRONTIER_URL against a generated mirror whose request log is counted. Each test has its own
+key prefix, deleted after it; without a Redis on 127.0.0.1:6379 the tests are skipped."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from crawler.frontier.run import Run, run_key
+from crawler.mirror import MirrorServer, mirror_path
+from crawler.mirror.server import MirrorRequestHandler
+from tests.conftest import PROJECT_ROOT
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+redis = pytest.importorskip("redis")
+STARTED: list[subprocess.Popen] = []  # crawls started by the running test
+
+
+@pytest.fixture
+def frontier():
+    """(FRONTIER_URL, a prefix of this test's own); its keys are deleted after the test."""
+    server = redis.Redis.from_url(REDIS_URL)
+    try:
+        server.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc.__class__.__name__}")
+    prefix = f"test-frontier-{uuid.uuid4().hex[:8]}"
+    yield server, prefix
+    for process in STARTED:  # a failed test leaves none running
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    STARTED.clear()
+    for key in server.scan_iter(match=f"{prefix}:*"):
+        server.delete(key)
+
+
+class CountingMirror(MirrorServer):
+    """The mirror, also counting how many requests each host has at once (peak per host)."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        lock, busy, self.peak = threading.Lock(), collections.Counter(), collections.Counter()
+        self.starts: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)  # host -> (when, path)
+
+        class Handler(MirrorRequestHandler):
+            def _respond(self, head: bool) -> None:
+                host = self.path.split("/")[1]
+                with lock:
+                    busy[host] += 1
+                    mirror.peak[host] = max(mirror.peak[host], busy[host])
+                    mirror.starts[host].append((time.monotonic(), self.path))
+                try:
+                    super()._respond(head)
+                finally:
+                    with lock:
+                        busy[host] -= 1
+
+        mirror = self
+        self.httpd.RequestHandlerClass = Handler
+
+    def article_requests(self, urls: list[str]) -> collections.Counter:
+        wanted = {mirror_path(url) for url in urls}
+        return collections.Counter(path for path in self.httpd.requested if path in wanted)
+
+
+def make_web(root: Path, pages: int, delay: float = 0.0) -> tuple[list[str], Path]:
+    """A generated web (bench/fakeweb.py, Crawl-delay removed) and a seeds file listing its pages."""
+    from bench.throughput import make_web as generate, sources_file
+
+    urls = generate(root / "web", pages, 1)
+    if delay:  # a slow server: requests overlap unless something keeps them apart
+        for url in urls:
+            page = root / "web" / mirror_path(url).lstrip("/")
+            page = page / "index.html" if url.endswith("/") else page
+            sidecar = page.with_name(page.name + ".headers")
+            sidecar.write_text((sidecar.read_text() if sidecar.exists() else "") + f"\nDelay: {delay}\n")
+    return urls, sources_file(root / "sources.toml", urls)
+
+
+def crawl(mirror: MirrorServer, seeds: Path, archive: Path, prefix: str, *settings: str,
+          command: tuple[str, ...] = ("-m", "scrapy", "crawl", "sources")) -> subprocess.Popen:
+    command = [sys.executable, *command, "-s", f"SOURCES_FILE={seeds}",
+               "-s", f"MIRROR_URL={mirror.url}", "-s", f"ARCHIVE_URL=sqlite:///{archive}",
+               "-s", f"FRONTIER_URL={REDIS_URL}", "-s", f"FRONTIER_PREFIX={prefix}", "-s", "AUTOTHROTTLE_ENABLED=False",
+               "-s", "EXTRACT_WORKERS=0", "-s", "WARC_ENABLED=False", "-s", "LOG_LEVEL=INFO", *settings]
+    env = {k: v for k, v in os.environ.items() if k not in ("ARCHIVE_URL", "MIRROR_URL", "SOURCES_FILE")}
+    log = open(archive.parent / f"crawl-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115 - read by _read()
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log = log
+    STARTED.append(process)
+    return process
+
+
+def rows(archive: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(archive) as db:
+        return db.execute(sql).fetchall()
+
+
+def assert_archived_once(archive: Path, urls: list[str]) -> None:
+    """Every page an article with one version; no version number twice; one fetch per page."""
+    assert rows(archive, "SELECT count(*) FROM articles") == [(len(urls),)]
+    assert rows(archive, "SELECT count(*) FROM article_versions") == [(len(urls),)]
+    assert rows(archive, "SELECT article_id, version FROM article_versions GROUP BY 1, 2 HAVING count(*) > 1") == []
+    assert rows(archive, "SELECT url FROM articles GROUP BY url HAVING count(*) > 1") == []
+
+
+def test_three_processes_fetch_every_page_once(tmp_path, frontier):
+    _, prefix = frontier
+    urls, seeds = make_web(tmp_path, 300)
+    archive = tmp_path / "archive.db"
+    with CountingMirror(tmp_path / "web") as mirror:
+        processes = [crawl(mirror, seeds, archive, prefix) for _ in range(3)]
+        for process in processes:
+            process.wait(timeout=300)
+        logs = [_read(process) for process in processes]
+        for process, log in zip(processes, logs):
+            assert process.returncode == 0, log[-4000:]
+        counts = mirror.article_requests(urls)
+    assert len(counts) == len(urls), f"{len(urls) - len(counts)} pages never fetched"
+    assert [path for path, n in counts.items() if n > 1] == []
+    assert_archived_once(archive, urls)
+    # the work was shared: every process joined the one run, and more than one fetched pages
+    assert all("joined " in log for log in logs)
+    fetched = rows(archive, "SELECT crawl_run_id, count(*) FROM fetches WHERE outcome = 'new' GROUP BY 1")
+    assert len(fetched) >= 2, fetched
+    assert sum(n for _, n in fetched) == len(urls)
+
+
+def test_next_run_is_not_blocked_by_the_last_ones_duplicate_filter(tmp_path, frontier):
+    server, prefix = frontier
+    urls, seeds = make_web(tmp_path, 10)
+    archive = tmp_path / "archive.db"
+    with CountingMirror(tmp_path / "web") as mirror:
+        for _ in range(2):  # "today", then "tomorrow"
+            process = crawl(mirror, seeds, archive, prefix)
+            process.wait(timeout=240)
+            assert process.returncode == 0, _read(process)[-4000:]
+        counts = mirror.article_requests(urls)
+    assert set(counts.values()) == {2}, counts
+    # the last process out cleared the run: only the run's record is left, marked done
+    keys = list(server.scan_iter(match=f"{prefix}:sources:*"))
+    assert len(keys) == 1 and server.hget(keys[0], "state") == b"done", keys
+
+
+def test_a_killed_process_loses_no_queued_url(tmp_path, frontier):
+    _, prefix = frontier
+    urls, seeds = make_web(tmp_path, 40, delay=0.2)
+    archive = tmp_path / "archive.db"
+    settings = ("-s", "FRONTIER_LEASE_TTL=8", "-s", "CONCURRENT_REQUESTS=4", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+    with CountingMirror(tmp_path / "web") as mirror:
+        doomed = crawl(mirror, seeds, archive, prefix, *settings)
+        deadline = time.monotonic() + 120
+        while len(mirror.article_requests(urls)) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        survivor = crawl(mirror, seeds, archive, prefix, *settings)
+        while len(mirror.article_requests(urls)) < 12 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        survivor.wait(timeout=240)
+        assert survivor.returncode == 0, _read(survivor)[-4000:]
+        counts = mirror.article_requests(urls)
+    assert len(counts) == len(urls), f"{len(urls) - len(counts)} pages never fetched"
+    assert " generation 1 " in _read(survivor)  # it joined the killed one's run
+    # A page is fetched again only when the killed process held it: not yet stored (most of
+    # them), or stored in the instant before its lease was released (then `unchanged`): never
+    # a second version.
+    outcomes = dict(rows(archive, "SELECT outcome, count(*) FROM fetches GROUP BY 1"))
+    assert outcomes.pop("new") == len(urls) and set(outcomes) <= {"unchanged"}, outcomes
+    assert_archived_once(archive, urls)
+
+
+def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
+    """Per-site politeness holds for both processes together: one request at a time per host
+    (CONCURRENT_REQUESTS_PER_DOMAIN=1, each page answered 0.3 s late); 01net's robots.txt
+    Crawl-delay of 1 s between any two of its requests, whichever process sends them; and
+    after a dantri page answers 429 with Retry-After: 1, 1 s between dantri's requests."""
+    _, prefix = frontier
+    urls, seeds = make_web(tmp_path, 20, delay=0.3)
+    robots = tmp_path / "web" / "www.01net.com" / "robots.txt"
+    robots.write_text(robots.read_text().replace("User-agent: *\n", "User-agent: *\nCrawl-delay: 1\n", 1))
+    limited = mirror_path(next(url for url in urls if "dantri" in url))
+    sidecar = tmp_path / "web" / (limited.lstrip("/") + ".headers")
+    sidecar.write_text(sidecar.read_text() + "Status: 429\nRetry-After: 1\n")
+    archive = tmp_path / "archive.db"
+    # the 429 page fails at once (no retry), and that failure does not fail a run
+    settings = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", "RETRY_TIMES=0", "-s", "RUN_MAX_ERROR_SHARE=0.99")
+    with CountingMirror(tmp_path / "web") as mirror:
+        processes = [crawl(mirror, seeds, archive, prefix, *settings) for _ in range(2)]
+        for process in processes:
+            process.wait(timeout=240)
+            assert process.returncode == 0, _read(process)[-4000:]
+        counts = mirror.article_requests(urls)
+        peak = dict(mirror.peak)
+        pages = {mirror_path(url) for url in urls}
+        starts = [when for when, path in mirror.starts["www.01net.com"] if path in pages]
+        dantri = [(when, path) for when, path in mirror.starts["dantri.com.vn"] if path in pages]
+    assert len(counts) == len(urls)
+    assert set(peak.values()) == {1}, f"two requests at once to one host: {peak}"
+    gaps = [later - earlier for earlier, later in zip(starts, starts[1:])]
+    # (each process alone keeps 1 s between its own requests: without the shared slot, 0.02 s)
+    assert len(starts) == 4 and min(gaps) > 0.8, gaps
+    after = [when for when, _ in dantri[[path for _, path in dantri].index(limited):]]
+    gaps = [later - earlier for earlier, later in zip(after, after[1:])]
+    assert min(gaps, default=1) > 0.8, (gaps, dantri)
+
+
+def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):
+    """`archive recrawl --worker` seeds nothing and takes no lock: it joins the live run."""
+    _, prefix = frontier
+    urls, seeds = make_web(tmp_path, 40, delay=0.2)
+    archive = tmp_path / "archive.db"
+    settings = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
+    with CountingMirror(tmp_path / "web") as mirror:
+        worker = crawl(mirror, seeds, archive, prefix, *settings, command=("-m", "crawler.cli", "recrawl", "--worker",
+                                                                           "--wait", "10"))
+        seeder = crawl(mirror, seeds, archive, prefix, *settings)
+        for process in (seeder, worker):
+            process.wait(timeout=240)
+            assert process.returncode == 0, _read(process)[-4000:]
+        counts = mirror.article_requests(urls)
+    assert len(counts) == len(urls) and set(counts.values()) == {1}, counts
+    assert_archived_once(archive, urls)
+    fetched = rows(archive, "SELECT crawl_run_id, count(*) FROM fetches WHERE outcome = 'new' GROUP BY 1")
+    assert len(fetched) == 2, fetched  # both did some of the work
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("http://127.0.0.1:6379/0", "FRONTIER_URL 'http://127.0.0.1:6379/0': expected redis://host:6379/0"),
+    ("redis://:secret@127.0.0.1:1/0", "FRONTIER_URL redis://:***@127.0.0.1:1/0: cannot reach Redis: "),
+])
+def test_a_frontier_that_cannot_be_used_is_one_line(tmp_path, url, message):
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "sources", "-s", "MIRROR_URL=bundled",
+                             "-s", f"ARCHIVE_URL=sqlite:///{tmp_path / 'archive.db'}", "-s", f"FRONTIER_URL={url}"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"scrapy crawl sources: {message}"), result.stderr[-3000:]
+    assert "secret" not in result.stderr
+
+
+def test_runs_carry_over_what_a_dead_run_left(frontier):
+    """Run (the Redis side, without Scrapy): a member whose heartbeat stopped has its leases
+    queued again; a run with no live member is over, and the next generation carries what
+    it left, through its own duplicate filter."""
+    server, prefix = frontier
+    base = run_key(prefix, "sources", {})
+    dead, alive = Run(server, base, "dead", ttl_ms=200), Run(server, base, "alive", ttl_ms=60_000)
+    assert dead.join(True, "sources", {}) == 1 and alive.join(True, "sources", {}) == 1
+    for n in range(3):
+        assert dead.push(f"{n:040d}", 0, f"{n:040d}request-{n}".encode(), True)
+    assert not dead.push(f"{0:040d}", 0, b"again", True)  # seen in this run
+    assert dead.pop() == f"{0:040d}request-0".encode()
+    assert alive.idle() == "work"  # two still queued
+    time.sleep(0.3)  # the dead member's heartbeat has run out: its lease is queued again
+    assert alive.idle() == "work"
+    assert {alive.pop(), alive.pop(), alive.pop()} == {f"{n:040d}request-{n}".encode() for n in range(3)}
+    assert alive.idle() == "wait"  # it holds leases
+    alive.release([f"{n:040d}request-{n}".encode() for n in range(2)])
+    assert alive.leave() == "left"  # request-2 still leased: handed back to the queue
+    assert Run(server, base, "worker", 60_000).join(False, "sources", {}) == 0  # workers never start runs
+    nxt = Run(server, base, "tomorrow", 60_000)
+    assert nxt.join(True, "sources", {}) == 2
+    assert nxt.pop() == f"{2:040d}request-2".encode()  # carried over
+    assert nxt.push(f"{0:040d}", 0, b"x" * 40, True)  # a new duplicate filter
+    assert not nxt.push(f"{2:040d}", 0, b"x" * 40, True)  # the carried entry is in it
+
+
+def _read(process: subprocess.Popen) -> str:
+    process.log.seek(0)
+    return process.log.read()
