@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, Sequence
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
-from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
+from ..dedup import change_size, hamming, simhash_bands
+from ..dedup.fingerprint import NEAR_DUPLICATE_BITS, SIMHASH_BANDS, fingerprint
 from ..diskfull import is_out_of_space
 from ..extract import Article
 from ..schedule import RevisitPolicy
@@ -45,6 +45,18 @@ LATEST_COLUMNS = ("id", "version", "content_hash", "text", "published_at")
 FETCH_KEYS = ("crawl_run_id", "url", "article_id", "version_id", "fetched_at", "http_status", "outcome", "error",
               "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_record_type")
 UrlForms = Callable[[str], Sequence[str]]
+# Near-duplicate candidates of a new version: built once, so each call only binds values
+# (building it per call was ~1 ms of SQLAlchemy per new article, more than the query).
+# An OR of (band, value) pairs: SQLite searches its primary key per pair (MULTI-INDEX OR),
+# where a row-value IN scans the table.
+NEAR_DUPLICATES = (
+    select(SimhashBand.article_id, ArticleVersion.simhash, ArticleRow.first_seen_at)
+    .join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
+    .join(ArticleRow, ArticleRow.id == SimhashBand.article_id)
+    .where(or_(*((SimhashBand.band == band) & (SimhashBand.value == bindparam(f"band{band}"))
+                 for band in range(SIMHASH_BANDS))),
+           SimhashBand.article_id != bindparam("article_id"))
+    .limit(MAX_NEAR_DUPLICATE_CANDIDATES))
 
 
 @dataclass(frozen=True)
@@ -118,7 +130,6 @@ class _Writer:
     dirty: dict[int, dict] = field(default_factory=dict)  # articles to update, by id
     citing: dict[str, list] = field(default_factory=dict)  # cited URL -> [(citing article id, language)]
     same_text: dict[tuple[int, str], int] = field(default_factory=dict)  # (source id, newest text hash) -> id
-    digests: dict[int, tuple[Article, str]] = field(default_factory=dict)
 
     def store(self, isolated: bool) -> list[Stored]:
         self.source_ids = dict(self.connection.execute(select(SourceRow.name, SourceRow.id)).all())
@@ -210,12 +221,10 @@ class _Writer:
             return self.load_article(record.article_id)
         return self.find(record.url, *record.urls)
 
-    def digest(self, article: Article) -> str:
-        """The article's content hash, computed once per batch (normalising is most of it)."""
-        key = id(article)
-        if key not in self.digests:
-            self.digests[key] = (article, version_hash(article))  # the article is kept: its id stays its own
-        return self.digests[key][1]
+    @staticmethod
+    def digest(article: Article) -> str:
+        """The article's content hash (computed once, by the extraction worker in a crawl)."""
+        return fingerprint(article).content_hash
 
     def find(self, *urls: str) -> dict | None:
         forms = list(dict.fromkeys(f for u in urls if u for f in self.url_forms(u)))
@@ -310,10 +319,10 @@ class _Writer:
     def _is_same_article(self, article_id: int, article: Article) -> bool:
         """Whether ``article`` is one of the article's versions, or nearly (SimHash within
         NEAR_DUPLICATE_BITS: what the archive calls a near-duplicate)."""
-        digest, fingerprint = self.digest(article), simhash(article.text)
+        digest, simhash = self.digest(article), fingerprint(article).simhash
         versions = self.connection.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
                                            .where(ArticleVersion.article_id == article_id))
-        return any(content_hash == digest or hamming(fingerprint, other) <= NEAR_DUPLICATE_BITS
+        return any(content_hash == digest or hamming(simhash, other) <= NEAR_DUPLICATE_BITS
                    for content_hash, other in versions)
 
     def article_for_version(self, record: FetchRecord, state: dict | None, url: str | None) -> dict:
@@ -332,7 +341,7 @@ class _Writer:
                 "last_changed_at": at, "revisit_step": 0}
             _take_validators(state, record)
             state["id"] = self.connection.execute(
-                insert(ArticleRow).values({c: v for c, v in state.items() if c != "id"})).inserted_primary_key[0]
+                insert(ArticleRow), {c: v for c, v in state.items() if c != "id"}).inserted_primary_key[0]
             self.articles[state["id"]] = state
         else:
             _take_validators(state, record)
@@ -369,20 +378,21 @@ class _Writer:
             earlier = self.connection.scalar(select(func.min(ArticleVersion.version)).where(
                 ArticleVersion.article_id == state["id"], ArticleVersion.content_hash == digest))
         size = change_size(latest["text"] if latest else None, article.text)
-        fingerprint = simhash(article.text)
+        simhash = fingerprint(article).simhash
         version = {"version": (latest["version"] if latest else 0) + 1, "content_hash": digest,
                    "text": article.text, "published_at": article.published_at}
-        version["id"] = self.connection.execute(insert(ArticleVersion).values(
+        # parameters of one constant statement, not .values(): SQLAlchemy then reuses its compiled form
+        version["id"] = self.connection.execute(insert(ArticleVersion), dict(
             article_id=state["id"], version=version["version"], fetched_at=fetched_at, title=article.title,
             authors=list(article.authors), published_at=article.published_at, modified_at=article.modified_at,
             language=article.language, section=article.section, tags=list(article.tags), summary=article.summary,
             text=article.text, cited_url=article.cited_url, content_hash=digest, same_as_version=earlier,
-            simhash=fingerprint, extractor_version=article.extractor, cause=cause,
+            simhash=simhash, extractor_version=article.extractor, cause=cause,
             chars_added=size.chars_added, chars_removed=size.chars_removed, words_added=size.words_added,
             words_removed=size.words_removed)).inserted_primary_key[0]
         self.connection.execute(insert(SimhashBand), [
             {"band": band, "value": value, "version_id": version["id"], "article_id": state["id"]}
-            for band, value in enumerate(simhash_bands(fingerprint))])
+            for band, value in enumerate(simhash_bands(simhash))])
         citations = [dict(c, version_id=version["id"], article_id=state["id"]) for c in citation_values(article)]
         if citations:
             self.connection.execute(insert(Citation), citations)
@@ -393,14 +403,14 @@ class _Writer:
         self.latest[state["id"]] = version
         state["last_changed_at"] = fetched_at
         self.dirty[state["id"]] = state
-        self._link(state, version["id"], fingerprint, article.language, [c["url"] for c in citations if c["url"]])
+        self._link(state, version["id"], simhash, article.language, [c["url"] for c in citations if c["url"]])
         return ("changed" if latest else "new"), version
 
-    def _link(self, state: dict, version_id: int, fingerprint: int, language: str | None, cited: list[str]) -> None:
+    def _link(self, state: dict, version_id: int, simhash: int, language: str | None, cited: list[str]) -> None:
         """Link a new version's article to its near-duplicates, to what it cites, and the
         articles archived earlier that cite it."""
         links = [(later, earlier, "duplicate_of", 1 - distance / 64)
-                 for later, earlier, distance in self._near_duplicates(state, fingerprint)]
+                 for later, earlier, distance in self._near_duplicates(state, simhash)]
         links += [(state["id"], other, _citation_kind(language, other_language), 1.0)
                   for other, other_language in self._cited(cited) if other != state["id"]]
         citing = {c for url, a in self.by_url.items() if a is state for c in self.citing.get(url, ())}
@@ -411,23 +421,15 @@ class _Writer:
                                 "detected_at": self.now} for f, t, k, s in links}
             self.connection.execute(insert_ignoring_duplicates(self.connection, ArticleLink), list(rows.values()))
 
-    def _near_duplicates(self, state: dict, fingerprint: int) -> list[tuple[int, int, int]]:
+    def _near_duplicates(self, state: dict, simhash: int) -> list[tuple[int, int, int]]:
         """(later, earlier, distance) per other article with a version within
         NEAR_DUPLICATE_BITS: one lookup on the band index (its primary key), never a scan."""
-        if fingerprint == 0:
+        if simhash == 0:
             return []
-        query = (select(SimhashBand.article_id, ArticleVersion.simhash, ArticleRow.first_seen_at)
-                 .join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
-                 .join(ArticleRow, ArticleRow.id == SimhashBand.article_id)
-                 # OR of (band, value) pairs: SQLite searches its primary key per pair (MULTI-INDEX
-                 # OR), where a row-value IN scans the table
-                 .where(or_(*((SimhashBand.band == band) & (SimhashBand.value == value)
-                              for band, value in enumerate(simhash_bands(fingerprint)))),
-                        SimhashBand.article_id != state["id"])
-                 .limit(MAX_NEAR_DUPLICATE_CANDIDATES))
+        values = {f"band{band}": value for band, value in enumerate(simhash_bands(simhash))}
         best: dict[int, tuple[int, datetime]] = {}
-        for other_id, other, seen in self.connection.execute(query):
-            distance = hamming(fingerprint, other)
+        for other_id, other, seen in self.connection.execute(NEAR_DUPLICATES, {"article_id": state["id"], **values}):
+            distance = hamming(simhash, other)
             if distance <= NEAR_DUPLICATE_BITS and distance < best.get(other_id, (65,))[0]:
                 best[other_id] = (distance, seen)
         found = []
