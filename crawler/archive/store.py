@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import Engine, Row, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..dedup import version_hash
+from ..dedup.fingerprint import fingerprint
 from ..extract import Article
 from ..lock import Process
 from ..urls import canonicalize_url
@@ -205,7 +205,7 @@ class Archive:
             latest = connection.scalar(select(ArticleVersion.content_hash).where(ArticleVersion.article_id == article_id)
                                        .order_by(ArticleVersion.version.desc()).limit(1))
             article = replace(article, url=url)
-            if latest is not None and latest == version_hash(article):
+            if latest is not None and latest == fingerprint(article).content_hash:
                 return "unchanged"
             if article.body_source == "generic":
                 return "skipped"

@@ -106,15 +106,19 @@ class Fingerprint:
 
 
 def fingerprint(article: Versionable) -> Fingerprint:
-    """version_hash and simhash of an article, normalising its text once, remembered on the
-    (frozen) article: the extraction worker computes it (crawler/extract/pool.py), so it
-    travels pickled with the article and the store's process does not pay for it again.
-    ``dataclasses.replace`` makes a new article without it: an edited copy is fingerprinted anew."""
-    found = getattr(article, "_fingerprint", None)
-    if found is None:
-        normalized = normalize_for_hash(article.text)
-        found = Fingerprint(_version_hash(article, normalized), _simhash(normalized))
-        object.__setattr__(article, "_fingerprint", found)  # frozen: its fields never change
+    """version_hash and simhash of an article, normalising its text once. Remembered on the
+    (frozen) article with the fields they were computed from: the extraction worker computes
+    them (crawler/extract/pool.py), they travel pickled with the article and through
+    ``dataclasses.replace`` (FollowCitedPipeline canonicalises the citations), and the
+    store's process does not pay for them again unless a hashed field differs."""
+    key = (article.title, article.authors, article.published_at, article.modified_at, article.summary, article.text)
+    memo = getattr(article, "fingerprint_memo", None)
+    if memo is not None and memo[0] == key:  # the same objects, mostly: an identity check per field
+        return memo[1]
+    normalized = normalize_for_hash(article.text)
+    found = Fingerprint(_version_hash(article, normalized), _simhash(normalized))
+    if hasattr(article, "fingerprint_memo"):
+        object.__setattr__(article, "fingerprint_memo", (key, found))  # frozen: a cache, not a field's value
     return found
 
 
