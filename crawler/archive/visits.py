@@ -29,7 +29,9 @@ from ..diskfull import is_out_of_space
 from ..extract import Article
 from ..schedule import RevisitPolicy
 from .links import citation_values, insert_ignoring_duplicates
-from .models import ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow
+from .models import (
+    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow, VersionAuthor,
+)
 from .records import FetchRecord
 
 logger = logging.getLogger(__name__)
@@ -127,6 +129,7 @@ class _Writer:
     by_url: dict[str, dict] = field(default_factory=dict)  # archived URL -> its article's state
     latest: dict[int, dict] = field(default_factory=dict)  # article id -> its newest version
     fetches: list[dict] = field(default_factory=list)
+    authors: list[dict] = field(default_factory=list)  # version_authors rows of the batch's new versions
     dirty: dict[int, dict] = field(default_factory=dict)  # articles to update, by id
     citing: dict[str, list] = field(default_factory=dict)  # cited URL -> [(citing article id, language)]
     same_text: dict[tuple[int, str], int] = field(default_factory=dict)  # (source id, newest text hash) -> id
@@ -155,7 +158,7 @@ class _Writer:
             if is_out_of_space(exc):
                 raise
             self.articles, self.by_url, self.latest, self.citing, self.same_text = before
-            self.fetches, self.dirty = [], {}
+            self.fetches, self.dirty, self.authors = [], {}, []
             exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
             logger.error("archive: could not store %s: %s", record.url, exc)
             error = f"archive rejected the extracted article: {exc}"
@@ -393,6 +396,8 @@ class _Writer:
         self.connection.execute(insert(SimhashBand), [
             {"band": band, "value": value, "version_id": version["id"], "article_id": state["id"]}
             for band, value in enumerate(simhash_bands(simhash))])
+        self.authors += [{"version_id": version["id"], "position": position, "article_id": state["id"], "name": name}
+                         for position, name in enumerate(article.authors)]
         citations = [dict(c, version_id=version["id"], article_id=state["id"]) for c in citation_values(article)]
         if citations:
             self.connection.execute(insert(Citation), citations)
@@ -459,16 +464,18 @@ class _Writer:
     # -- writing what the batch decided ----------------------------------------------
 
     def flush(self) -> None:
-        """The batch's fetch rows and article updates: one executemany each."""
+        """The batch's fetch rows, authors and article updates: one executemany each."""
         if self.fetches:
             self.connection.execute(insert(Fetch), self.fetches)
+        if self.authors:
+            self.connection.execute(insert(VersionAuthor), self.authors)
         if self.dirty:
             columns = [c for c in ARTICLE_COLUMNS if c not in ("id", "source_id", "url", "first_seen_at")]
             self.connection.execute(
                 update(ArticleRow).where(ArticleRow.id == bindparam("b_id"))
                 .values({c: bindparam(f"b_{c}") for c in columns}),
                 [{"b_id": s["id"], **{f"b_{c}": s[c] for c in columns}} for s in self.dirty.values()])
-        self.fetches, self.dirty = [], {}
+        self.fetches, self.dirty, self.authors = [], {}, []
 
 
 def _take_validators(state: dict, record: FetchRecord) -> None:
