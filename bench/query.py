@@ -220,6 +220,10 @@ def generate(path: Path, versions: int, seed: int) -> None:
             flush(db, pending)
             print(f"  {version_id:,} versions", end="\r", flush=True)
     flush(db, pending)
+    # each version's authors as rows, as the store writes them (migration 0007's backfill)
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'version_authors'").fetchone():
+        db.execute("INSERT INTO version_authors (version_id, position, article_id, name) "
+                   "SELECT v.id, j.key, v.article_id, j.value FROM article_versions v, json_each(v.authors) j")
     # the FTS index holds each article's newest version, as the insert trigger leaves it
     db.execute("INSERT INTO articles_fts (rowid, title, summary, text) SELECT v.id, v.title, v.summary, v.text "
                "FROM article_versions v JOIN articles a ON a.id = v.article_id "

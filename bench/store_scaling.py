@@ -43,6 +43,7 @@ from crawler.archive.sources import sync_sources  # noqa: E402
 from crawler.archive.store import Archive  # noqa: E402
 from crawler.archive.visits import record_fetches  # noqa: E402
 from crawler.dedup import simhash_bands, version_hash  # noqa: E402
+from crawler.dedup.fingerprint import fingerprint  # noqa: E402
 from crawler.extract import Article  # noqa: E402
 from crawler.sources import load_sources  # noqa: E402
 from fakeweb import URL_PATTERNS, load_templates  # noqa: E402
@@ -65,6 +66,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-fts", action="store_true", help="investigation: drop the FTS5 triggers first")
     parser.add_argument("--cache-mb", type=int, default=0, help="investigation: PRAGMA cache_size in MB (default: "
                         "SQLite's 2 MB, as the crawler runs)")
+    parser.add_argument("--fingerprint-in-store", action="store_true",
+                        help="time the articles' content hash and SimHash inside record_fetches (by default they "
+                             "are computed beforehand, as the crawl's extraction workers do)")
     parser.add_argument("--keep", action="store_true", help="keep the archives and print where")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "out" / "store_scaling.json")
     args = parser.parse_args()
@@ -249,8 +253,16 @@ def measure(args: argparse.Namespace, built: list[dict], words: list[str]) -> li
     rng = random.Random(f"{args.seed}-new")
     cited = [rng.randrange(args.new) for _ in range(args.new + args.batch)]  # index into each size's re-visits
     fresh = [new_article(rng, words, n, None) for n in range(args.new + args.batch)]
+    fingerprint_ms = []
     for b in built:
         mine = [replace(a, cited_url=b["revisits"][cited[n]].url if n % 5 == 0 else None) for n, a in enumerate(fresh)]
+        if not args.fingerprint_in_store:  # as the crawl's extraction workers do (crawler/extract/pool.py)
+            started = time.perf_counter()
+            for article in mine:
+                fingerprint(article)
+            fingerprint_ms.append((time.perf_counter() - started) * 1000 / len(mine))
+            for article in b["revisits"]:
+                fingerprint(article)
         b["warmup"], b["new"] = records_for(mine[:args.batch], b["run_id"]), records_for(mine[args.batch:], b["run_id"])
         b["revisit"] = records_for(b["revisits"], b["run_id"])
     interleaved(built, {b["size"]: b["warmup"] for b in built}, args.batch)  # not counted
@@ -258,6 +270,7 @@ def measure(args: argparse.Namespace, built: list[dict], words: list[str]) -> li
     revisit = interleaved(built, {b["size"]: b["revisit"] for b in built}, args.batch)
     return [{"size": b["size"], "generate_seconds": b["generate_seconds"], "db_mb": b["db_mb"],
              "new": summary(new[b["size"]], len(b["new"])), "revisit": summary(revisit[b["size"]], len(b["revisit"])),
+             "fingerprint_ms": statistics.mean(fingerprint_ms) if fingerprint_ms else None,
              "plans": query_plans(b["archive"], fresh[0])} for b in built]
 
 
@@ -345,6 +358,9 @@ def report(results: list[dict], verdict: dict, args: argparse.Namespace) -> None
             print(f"    {kind:8} per article: mean {r['mean_ms']:7.3f} ms  median {r['median_ms']:7.3f} ms  "
                   f"(batches of {args.batch}: min {r['min_ms']:.3f}, max {r['max_ms']:.3f}; SQL {r['sql_ms']:.3f}, "
                   f"rest {r['mean_ms'] - r['sql_ms']:.3f})  outcomes {r['outcomes']}")
+        if result["fingerprint_ms"] is not None:
+            print(f"    (not in the figures above: content hash + SimHash {result['fingerprint_ms']:.3f} ms per new "
+                  "article, computed beforehand as the extraction workers do; --fingerprint-in-store counts it)")
     small, large = results[0]["size"], results[-1]["size"]
     for key, value in verdict.items():
         print(f"ratio {large:,}/{small:,} {key:15} {value['ratio']:6.2f}  (target <= {TARGET_RATIO})  "

@@ -55,3 +55,23 @@ def test_change_size_counts_words_and_characters():
     size = change_size("Meta a dépensé 14 milliards", "Meta a dépensé 15 milliards hier")
     assert (size.words_added, size.words_removed) == (2, 1)
     assert (size.chars_added, size.chars_removed) == (len("15") + len("hier"), len("14"))
+
+
+def test_fingerprint_is_the_hash_and_simhash_and_travels_with_the_article():
+    """Computed once (in the extraction worker during a crawl), pickled with the article, kept by
+    a replace() of a field it does not cover, recomputed when one it covers changes."""
+    import pickle
+    from dataclasses import replace
+
+    from crawler.dedup.fingerprint import fingerprint
+
+    original = article()
+    found = fingerprint(original)
+    assert (found.content_hash, found.simhash) == (version_hash(original), simhash(TEXT))
+    travelled = replace(pickle.loads(pickle.dumps(original)), cited_url="https://znews.vn/b-post2.html")
+    assert travelled.fingerprint_memo is not None and fingerprint(travelled) == found
+    edited = replace(travelled, text=TEXT.replace("Câu số 30", "Đoạn số 30"))
+    assert fingerprint(edited).content_hash == version_hash(edited) != found.content_hash
+    assert fingerprint(edited).simhash == simhash(edited.text)
+    assert original == replace(original, fingerprint_memo=None)  # a cache: never part of equality
+    assert "fingerprint_memo" not in original.as_dict()

@@ -244,6 +244,20 @@ class SimhashBand(Base):
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
 
 
+class VersionAuthor(Base):
+    """One author of one version, in byline order: ``article_versions.authors`` as rows, so
+    "articles by X" is an index lookup (a value inside a JSON array has no index; migration
+    0007, bench/query.py: 1.3 s -> ms on 1M versions). Written with the version, never changed."""
+
+    __tablename__ = "version_authors"
+    __table_args__ = (Index("ix_version_authors_name", "name", "version_id"),)
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id", ondelete="CASCADE"), primary_key=True)
+    position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # 0: the first name of the byline
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(Text)
+
+
 class Discovery(Base):
     """Where an article URL was found (feed, sitemap, listing, citation), with what that
     place said about it (its date, guid, title)."""

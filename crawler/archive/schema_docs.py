@@ -113,6 +113,10 @@ TABLES: dict[str, TableDoc] = {
         "band": "0–3: which 16 bits of the SimHash", "value": "those 16 bits", "version_id": None,
         "article_id": None,
     }),
+    "version_authors": TableDoc("(version, author): `article_versions.authors` as rows, indexed by name", {
+        "version_id": None, "position": "0: first in the byline", "article_id": None,
+        "name": "the author's name as the byline gives it",
+    }),
 }
 
 # The view and the full-text table (README "Archive schema", below the table): the view's

@@ -45,13 +45,15 @@ from typing import Any, Callable, Iterable, Sequence
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..dedup import change_size, hamming, simhash, simhash_bands, version_hash
-from ..dedup.fingerprint import NEAR_DUPLICATE_BITS
+from ..dedup import change_size, hamming, simhash_bands
+from ..dedup.fingerprint import NEAR_DUPLICATE_BITS, SIMHASH_BANDS, fingerprint
 from ..diskfull import is_out_of_space
 from ..extract import Article
 from ..schedule import RevisitPolicy
 from .links import citation_values, insert_ignoring_duplicates
-from .models import ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow
+from .models import (
+    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow, VersionAuthor,
+)
 from .records import FetchRecord
 from .store import Archive, own_url, utcnow
 
@@ -76,6 +78,26 @@ MAX_STORE_ATTEMPTS = 5
 POSTGRES_CONFLICTS = ("23505", "40001", "40P01")
 # sqlite3's extended codes: SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
 SQLITE_CONFLICTS = (1555, 2067)
+# Near-duplicate candidates of a new version: built once, so each call only binds values
+# (building it per call was ~1 ms of SQLAlchemy per new article, more than the query).
+# An OR of (band, value) pairs: SQLite searches its primary key per pair (MULTI-INDEX OR),
+# where a row-value IN scans the table.
+NEAR_DUPLICATES = (
+    select(SimhashBand.article_id, ArticleVersion.simhash, ArticleRow.first_seen_at)
+    .join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
+    .join(ArticleRow, ArticleRow.id == SimhashBand.article_id)
+    .where(or_(*((SimhashBand.band == band) & (SimhashBand.value == bindparam(f"band{band}"))
+                 for band in range(SIMHASH_BANDS))),
+           SimhashBand.article_id != bindparam("article_id"))
+    .limit(MAX_NEAR_DUPLICATE_CANDIDATES))
+# The archived articles some URL forms lead to, with their newest version's language (built
+# once, as NEAR_DUPLICATES: ~1 ms of SQLAlchemy per citing article when built per call).
+_NEWEST_LANGUAGE = (select(ArticleVersion.language).where(ArticleVersion.article_id == ArticleRow.id)
+                    .order_by(ArticleVersion.version.desc()).limit(1).correlate(ArticleRow).scalar_subquery())
+CITED_ARTICLES = (
+    select(ArticleUrl.url.label("form"), ArticleRow.id, ArticleRow.url, _NEWEST_LANGUAGE.label("language"))
+    .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id)
+    .where(ArticleUrl.url.in_(bindparam("forms", expanding=True))))
 
 
 @dataclass(frozen=True)
@@ -130,7 +152,7 @@ def save_reextraction(archive: Archive, article_id: int, article: Article, captu
         latest = connection.scalar(select(ArticleVersion.content_hash).where(ArticleVersion.article_id == article_id)
                                    .order_by(ArticleVersion.version.desc()).limit(1))
         article = replace(article, url=url)
-        if latest is not None and latest == version_hash(article):
+        if latest is not None and latest == fingerprint(article).content_hash:
             return "unchanged"
         if article.body_source == "generic":
             return "skipped"
@@ -214,10 +236,10 @@ class _Writer:
     by_url: dict[str, dict] = field(default_factory=dict)  # archived URL -> its article's state
     latest: dict[int, dict] = field(default_factory=dict)  # article id -> its newest version
     fetches: list[dict] = field(default_factory=list)
+    authors: list[dict] = field(default_factory=list)  # version_authors rows of the batch's new versions
     dirty: dict[int, dict] = field(default_factory=dict)  # articles to update, by id
     citing: dict[str, list] = field(default_factory=dict)  # cited URL -> [(citing article id, language)]
     same_text: dict[tuple[int, str], int] = field(default_factory=dict)  # (source id, newest text hash) -> id
-    digests: dict[int, tuple[Article, str]] = field(default_factory=dict)
     retry_conflicts: bool = False  # a page that lost a race fails the batch, which is stored again
 
     def store(self, isolated: bool) -> list[Stored]:
@@ -244,7 +266,7 @@ class _Writer:
             if is_out_of_space(exc) or (self.retry_conflicts and is_conflict(exc)):
                 raise
             self.articles, self.by_url, self.latest, self.citing, self.same_text = before
-            self.fetches, self.dirty = [], {}
+            self.fetches, self.dirty, self.authors = [], {}, []
             exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
             logger.error("archive: could not store %s: %s", record.url, exc)
             error = f"archive rejected the extracted article: {exc}"
@@ -310,12 +332,10 @@ class _Writer:
             return self.load_article(record.article_id)
         return self.find(record.url, *record.urls)
 
-    def digest(self, article: Article) -> str:
-        """The article's content hash, computed once per batch (normalising is most of it)."""
-        key = id(article)
-        if key not in self.digests:
-            self.digests[key] = (article, version_hash(article))  # the article is kept: its id stays its own
-        return self.digests[key][1]
+    @staticmethod
+    def digest(article: Article) -> str:
+        """The article's content hash (computed once, by the extraction worker in a crawl)."""
+        return fingerprint(article).content_hash
 
     def find(self, *urls: str) -> dict | None:
         forms = list(dict.fromkeys(f for u in urls if u for f in self.url_forms(u)))
@@ -410,10 +430,10 @@ class _Writer:
     def _is_same_article(self, article_id: int, article: Article) -> bool:
         """Whether ``article`` is one of the article's versions, or nearly (SimHash within
         NEAR_DUPLICATE_BITS: what the archive calls a near-duplicate)."""
-        digest, fingerprint = self.digest(article), simhash(article.text)
+        digest, simhash = self.digest(article), fingerprint(article).simhash
         versions = self.connection.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
                                            .where(ArticleVersion.article_id == article_id))
-        return any(content_hash == digest or hamming(fingerprint, other) <= NEAR_DUPLICATE_BITS
+        return any(content_hash == digest or hamming(simhash, other) <= NEAR_DUPLICATE_BITS
                    for content_hash, other in versions)
 
     def article_for_version(self, record: FetchRecord, state: dict | None, url: str | None) -> dict:
@@ -432,7 +452,7 @@ class _Writer:
                 "last_changed_at": at, "revisit_step": 0}
             _take_validators(state, record)
             state["id"] = self.connection.execute(
-                insert(ArticleRow).values({c: v for c, v in state.items() if c != "id"})).inserted_primary_key[0]
+                insert(ArticleRow), {c: v for c, v in state.items() if c != "id"}).inserted_primary_key[0]
             self.articles[state["id"]] = state
         else:
             _take_validators(state, record)
@@ -469,20 +489,23 @@ class _Writer:
             earlier = self.connection.scalar(select(func.min(ArticleVersion.version)).where(
                 ArticleVersion.article_id == state["id"], ArticleVersion.content_hash == digest))
         size = change_size(latest["text"] if latest else None, article.text)
-        fingerprint = simhash(article.text)
+        simhash = fingerprint(article).simhash
         version = {"version": (latest["version"] if latest else 0) + 1, "content_hash": digest,
                    "text": article.text, "published_at": article.published_at}
-        version["id"] = self.connection.execute(insert(ArticleVersion).values(
+        # parameters of one constant statement, not .values(): SQLAlchemy then reuses its compiled form
+        version["id"] = self.connection.execute(insert(ArticleVersion), dict(
             article_id=state["id"], version=version["version"], fetched_at=fetched_at, title=article.title,
             authors=list(article.authors), published_at=article.published_at, modified_at=article.modified_at,
             language=article.language, section=article.section, tags=list(article.tags), summary=article.summary,
             text=article.text, cited_url=article.cited_url, content_hash=digest, same_as_version=earlier,
-            simhash=fingerprint, extractor_version=article.extractor_version, cause=cause,
+            simhash=simhash, extractor_version=article.extractor_version, cause=cause,
             chars_added=size.chars_added, chars_removed=size.chars_removed, words_added=size.words_added,
             words_removed=size.words_removed)).inserted_primary_key[0]
         self.connection.execute(insert(SimhashBand), [
             {"band": band, "value": value, "version_id": version["id"], "article_id": state["id"]}
-            for band, value in enumerate(simhash_bands(fingerprint))])
+            for band, value in enumerate(simhash_bands(simhash))])
+        self.authors += [{"version_id": version["id"], "position": position, "article_id": state["id"], "name": name}
+                         for position, name in enumerate(article.authors)]
         citations = [dict(c, version_id=version["id"], article_id=state["id"]) for c in citation_values(article)]
         if citations:
             self.connection.execute(insert(Citation), citations)
@@ -493,14 +516,14 @@ class _Writer:
         self.latest[state["id"]] = version
         state["last_changed_at"] = fetched_at
         self.dirty[state["id"]] = state
-        self._link(state, version["id"], fingerprint, article.language, [c["url"] for c in citations if c["url"]])
+        self._link(state, version["id"], simhash, article.language, [c["url"] for c in citations if c["url"]])
         return ("changed" if latest else "new"), version
 
-    def _link(self, state: dict, version_id: int, fingerprint: int, language: str | None, cited: list[str]) -> None:
+    def _link(self, state: dict, version_id: int, simhash: int, language: str | None, cited: list[str]) -> None:
         """Link a new version's article to its near-duplicates, to what it cites, and the
         articles archived earlier that cite it."""
         links = [(later, earlier, "duplicate_of", 1 - distance / 64)
-                 for later, earlier, distance in self._near_duplicates(state, fingerprint)]
+                 for later, earlier, distance in self._near_duplicates(state, simhash)]
         links += [(state["id"], other, _citation_kind(language, other_language), 1.0)
                   for other, other_language in self._cited(cited) if other != state["id"]]
         citing = {c for url, a in self.by_url.items() if a is state for c in self.citing.get(url, ())}
@@ -511,23 +534,15 @@ class _Writer:
                                 "detected_at": self.now} for f, t, k, s in links}
             self.connection.execute(insert_ignoring_duplicates(self.connection, ArticleLink), list(rows.values()))
 
-    def _near_duplicates(self, state: dict, fingerprint: int) -> list[tuple[int, int, int]]:
+    def _near_duplicates(self, state: dict, simhash: int) -> list[tuple[int, int, int]]:
         """(later, earlier, distance) per other article with a version within
         NEAR_DUPLICATE_BITS: one lookup on the band index (its primary key), never a scan."""
-        if fingerprint == 0:
+        if simhash == 0:
             return []
-        query = (select(SimhashBand.article_id, ArticleVersion.simhash, ArticleRow.first_seen_at)
-                 .join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
-                 .join(ArticleRow, ArticleRow.id == SimhashBand.article_id)
-                 # OR of (band, value) pairs: SQLite searches its primary key per pair (MULTI-INDEX
-                 # OR), where a row-value IN scans the table
-                 .where(or_(*((SimhashBand.band == band) & (SimhashBand.value == value)
-                              for band, value in enumerate(simhash_bands(fingerprint)))),
-                        SimhashBand.article_id != state["id"])
-                 .limit(MAX_NEAR_DUPLICATE_CANDIDATES))
+        values = {f"band{band}": value for band, value in enumerate(simhash_bands(simhash))}
         best: dict[int, tuple[int, datetime]] = {}
-        for other_id, other, seen in self.connection.execute(query):
-            distance = hamming(fingerprint, other)
+        for other_id, other, seen in self.connection.execute(NEAR_DUPLICATES, {"article_id": state["id"], **values}):
+            distance = hamming(simhash, other)
             if distance <= NEAR_DUPLICATE_BITS and distance < best.get(other_id, (65,))[0]:
                 best[other_id] = (distance, seen)
         found = []
@@ -541,12 +556,8 @@ class _Writer:
         if not urls:
             return []
         forms = {u: list(dict.fromkeys(self.url_forms(u))) for u in urls}
-        newest = (select(ArticleVersion.language).where(ArticleVersion.article_id == ArticleRow.id)
-                  .order_by(ArticleVersion.version.desc()).limit(1).correlate(ArticleRow).scalar_subquery())
-        rows = self.connection.execute(
-            select(ArticleUrl.url.label("form"), ArticleRow.id, ArticleRow.url, newest.label("language"))
-            .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id)
-            .where(ArticleUrl.url.in_({f for fs in forms.values() for f in fs}))).mappings().all()
+        rows = self.connection.execute(CITED_ARTICLES, {"forms": sorted({f for fs in forms.values() for f in fs})})
+        rows = rows.mappings().all()
         found = []
         for fs in forms.values():
             best = pick_article(fs, [dict(r) for r in rows if r["form"] in fs])
@@ -557,16 +568,18 @@ class _Writer:
     # -- writing what the batch decided ----------------------------------------------
 
     def flush(self) -> None:
-        """The batch's fetch rows and article updates: one executemany each."""
+        """The batch's fetch rows, authors and article updates: one executemany each."""
         if self.fetches:
             self.connection.execute(insert(Fetch), self.fetches)
+        if self.authors:
+            self.connection.execute(insert(VersionAuthor), self.authors)
         if self.dirty:
             columns = [c for c in ARTICLE_COLUMNS if c not in ("id", "source_id", "url", "first_seen_at")]
             self.connection.execute(
                 update(ArticleRow).where(ArticleRow.id == bindparam("b_id"))
                 .values({c: bindparam(f"b_{c}") for c in columns}),
                 [{"b_id": s["id"], **{f"b_{c}": s[c] for c in columns}} for s in self.dirty.values()])
-        self.fetches, self.dirty = [], {}
+        self.fetches, self.dirty, self.authors = [], {}, []
 
 
 def _take_validators(state: dict, record: FetchRecord) -> None:

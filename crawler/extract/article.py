@@ -8,7 +8,7 @@ rules find nothing, the generic layers decide (body.py, generic.py).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from importlib import metadata
@@ -67,9 +67,15 @@ class Article:
     body_source: str = "site"
     # which extraction stage produced the text (body.py; bench/quality.py counts them)
     body_stage: str | None = None
+    # the archive's content hash and SimHash with the fields they were computed from
+    # (crawler.dedup.fingerprint fills it, in the extraction worker during a crawl);
+    # dataclasses.replace carries it along, and it is recomputed when a hashed field differs
+    fingerprint_memo: tuple | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found = asdict(self)
+        del found["fingerprint_memo"]  # a cache, not something extraction found
+        return found
 
 
 def extract_article(html: str, url: str, rules: ExtractionRules | None = None) -> Article:

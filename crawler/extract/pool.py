@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from typing import Callable
 
+from ..dedup.fingerprint import fingerprint
 from ..sources import ExtractionRules
 from .article import Article, NotAnArticle, extract_article, extract_short_article
 
@@ -51,10 +52,19 @@ def extract_page(html: str, url: str, rules: ExtractionRules | None, short_rule:
     """extract_article, then (``short_rule``) the crawl's rule for a short body the site's
     selectors found. Other exceptions propagate: they are the caller's page error."""
     try:
-        return Extraction(extract_article(html, url, rules))
+        article = extract_article(html, url, rules)
     except NotAnArticle as exc:
-        short = extract_short_article(html, url, rules) if short_rule and exc.body_source == "site" else None
-        return Extraction(short, not_article=str(exc), short_body=short is not None)
+        article = extract_short_article(html, url, rules) if short_rule and exc.body_source == "site" else None
+        return Extraction(_fingerprinted(article), not_article=str(exc), short_body=article is not None)
+    return Extraction(_fingerprinted(article))
+
+
+def _fingerprinted(article: Article | None) -> Article | None:
+    """The article with its content hash and SimHash computed here, in the worker: they
+    travel with it to the store (issue 11: ~4 ms of the reactor thread per new article)."""
+    if article is not None:
+        fingerprint(article)
+    return article
 
 
 class WorkerDied(RuntimeError):
