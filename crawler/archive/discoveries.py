@@ -1,27 +1,56 @@
-"""Where article URLs were found (feeds, sitemaps, listings, citing pages)."""
+"""Where article URLs were found (feeds, sitemaps, listings, citing pages).
+
+One ``INSERT … ON CONFLICT (url, found_on) DO UPDATE`` per batch, on the unique constraint
+``uq_discoveries_url_found_on`` (migration 0003): two processes that find the same URL on the
+same page at once (a shared frontier, issue 13) each touch the one row, where a read then an
+insert per record let the second fail on the constraint.
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .models import Discovery, SourceRow
 from .records import DiscoveryRecord
 
+# what a place says about a URL is kept when a later sighting says nothing
+KEPT_WHEN_ABSENT = ("published_at", "guid", "title")
+
 
 def record_discoveries(engine: Engine, records: Sequence[DiscoveryRecord]) -> None:
-    """Remember where URLs were found; a URL seen again on the same page is touched, not duplicated."""
-    with Session(engine) as session, session.begin():
-        source_ids = dict(session.execute(select(SourceRow.name, SourceRow.id)).all())
-        for record in records:
-            row = session.scalar(select(Discovery).where(Discovery.url == record.url,
-                                                         Discovery.found_on == record.found_on))
-            if row is None:
-                row = Discovery(source_id=source_ids[record.source], url=record.url, method=record.method,
-                                found_on=record.found_on, first_seen_at=record.found_at)
-                session.add(row)
-            row.last_seen_at, row.crawl_run_id = record.found_at, record.crawl_run_id
-            row.published_at = record.published_at or row.published_at
-            row.guid, row.title = record.guid or row.guid, record.title or row.title
+    """Remember where URLs were found; a URL seen again on the same page is touched (its
+    last_seen_at, run, and what the page now says), never duplicated; first_seen_at, source and
+    method stay those of its first sighting."""
+    if not records:
+        return
+    with engine.begin() as connection:
+        source_ids = dict(connection.execute(select(SourceRow.name, SourceRow.id)).all())
+        rows = _rows(records, source_ids)
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(Discovery).values(rows)
+        new = statement.excluded
+        touched = {"last_seen_at": new.last_seen_at, "crawl_run_id": new.crawl_run_id,
+                   **{c: func.coalesce(new[c], Discovery.__table__.c[c]) for c in KEPT_WHEN_ABSENT}}
+        connection.execute(statement.on_conflict_do_update(index_elements=["url", "found_on"], set_=touched))
+
+
+def _rows(records: Sequence[DiscoveryRecord], source_ids: dict[str, int]) -> list[dict]:
+    """One row per (url, found_on), as if the records were stored one after another: one
+    statement may not touch a row twice (PostgreSQL refuses), so sightings in one batch are
+    folded here: the first gives first_seen_at, source and method, the last the rest."""
+    rows: dict[tuple[str, str], dict] = {}
+    for record in records:
+        row = rows.get((record.url, record.found_on))
+        if row is None:
+            rows[(record.url, record.found_on)] = {
+                "source_id": source_ids[record.source], "url": record.url, "method": record.method,
+                "found_on": record.found_on, "first_seen_at": record.found_at, "last_seen_at": record.found_at,
+                "crawl_run_id": record.crawl_run_id,
+                **{c: getattr(record, c) for c in KEPT_WHEN_ABSENT}}
+            continue
+        row.update(last_seen_at=record.found_at, crawl_run_id=record.crawl_run_id,
+                   **{c: getattr(record, c) or row[c] for c in KEPT_WHEN_ABSENT})
+    return list(rows.values())
