@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .archive.migrate import current_revision, head_revision, revisions
-from .archive.models import ArticleRow, Base, Fetch, SourceRow
+from .archive.models import Base, Fetch, SourceRow
 from .warc.check import Ref, check_file
 from .warc.repair import OPEN_SUFFIX, is_abandoned, writer_pid
 
@@ -195,11 +195,12 @@ def open_files(warc_dir: Path) -> Iterator[Finding]:
 
 
 def disk_use(engine: Engine, warc_dir: Path) -> Iterator[Finding]:
-    """WARC bytes per source (from the fetches), WARC files on disk, free space."""
-    source = func.coalesce(SourceRow.name, "(no article)")
+    """WARC bytes per source (from the fetches), WARC files on disk, free space. A fetch's
+    source is its own (``fetches.source_id``, migration 0008), so visits that made no article
+    (a skip, an error, a robots.txt on a source's host) count towards their source too."""
+    source = func.coalesce(SourceRow.name, "(no source)")
     query = (select(source, func.count(), func.sum(Fetch.warc_length))
-             .outerjoin(ArticleRow, ArticleRow.id == Fetch.article_id)
-             .outerjoin(SourceRow, SourceRow.id == ArticleRow.source_id)
+             .outerjoin(SourceRow, SourceRow.id == Fetch.source_id)
              .where(Fetch.warc_filename.is_not(None)).group_by(source).order_by(source))
     with engine.connect() as connection:
         for name, records, size in connection.execute(query):

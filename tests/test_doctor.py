@@ -63,6 +63,18 @@ def test_a_healthy_archive_passes_and_is_left_as_it_was(archive, capsys):
     assert doctor(archive, capsys, "--quick")[0] == 0
 
 
+def test_disk_use_counts_a_visit_by_its_own_source_even_without_an_article(archive, capsys):
+    """fetches.source_id (0008), not the article: a visit that made no article is its source's."""
+    sql(archive, "UPDATE fetches SET article_id = NULL WHERE id = (SELECT min(f.id) FROM fetches f "
+                 "JOIN sources s ON s.id = f.source_id WHERE s.name = 'znews' AND f.warc_filename IS NOT NULL)")
+    with closing(sqlite3.connect(archive)) as connection:
+        (records,) = connection.execute("SELECT count(*) FROM fetches f JOIN sources s ON s.id = f.source_id "
+                                        "WHERE s.name = 'znews' AND f.warc_filename IS NOT NULL").fetchone()
+    lines = doctor(archive, capsys)[2]
+    assert any(line.startswith("disk: znews: ") and line.endswith(f" in {records} WARC record(s)")
+               for line in lines), lines
+
+
 def test_doctor_works_on_an_archive_in_a_read_only_folder(archive, capsys):
     from tests.test_readers import read_in_readonly_folder
 
