@@ -15,7 +15,8 @@ import pytest
 
 from crawler.cli import main
 from crawler.mirror import BUNDLED_WEB, MirrorServer
-from crawler.report.health import BODY_SHRINK, _measure
+from crawler.archive.health import HealthPolicy
+from crawler.report.health import measures_of
 from crawler.report.page import _alarms
 from tests.conftest import query, run_crawl
 
@@ -99,19 +100,48 @@ def test_recorded_alarms_are_shown_per_source(edited_archive, tmp_path, capsys):
         [{"run": 2, "measure": "median_body_chars", "baseline": 4200.0, "value": 310.0}])
 
 
-def test_a_measure_departing_from_its_baseline_is_flagged():
-    def runs(*values):
-        return list(enumerate(values, start=1))
+def test_a_measure_departing_from_its_baseline_is_flagged_as_the_crawl_would():
+    """The report judges a source's newest run with the crawl's baseline and thresholds
+    (crawler/archive/health.py): only finished runs make the baseline, a run with too few
+    pages is not counted, and a killed newest run is judged too."""
+    policy = HealthPolicy.defaults()
 
-    def shrinks(base, value):
-        return value < base * BODY_SHRINK
+    def runs(*values, newest_status="finished"):  # oldest first, as a chart reads them; judged newest first
+        listed = [(i, "finished", {"pages": 20 if v is not None else 2, "median_body_chars": v or 4000.0})
+                  for i, v in enumerate(values, start=1)]
+        listed[-1] = (listed[-1][0], newest_status, listed[-1][2])
+        return listed[::-1]
+
+    def body(measured):
+        return next(m for m in measured if m.name == "median_body_chars")
 
     steady = (5000.0, 5200.0, None, 4900.0)
-    assert not _measure("median body length (chars)", runs(*steady, 4800.0), shrinks).flagged
-    shrunk = _measure("median body length (chars)", runs(*steady, 900.0), shrinks)
-    assert shrunk.flagged and shrunk.baseline == 5000.0 and shrunk.value == 900.0
-    assert shrunk.history == ((1, 5000.0), (2, 5200.0), (4, 4900.0), (5, 900.0))  # run 3 had too few pages
-    assert not _measure("x", runs(None, None, 900.0), lambda b, v: True).flagged  # no baseline yet
+    assert not body(measures_of(runs(*steady, 4800.0), policy)).flagged
+    shrunk = body(measures_of(runs(*steady, 900.0, newest_status="interrupted"), policy))
+    assert shrunk.flagged and shrunk.baseline == 5000.0 and shrunk.value == 900.0  # run 3 had 2 pages
+    assert shrunk.history == ((1, 5000.0), (2, 5200.0), (3, 4000.0), (4, 4900.0), (5, 900.0))
+    assert not body(measures_of(runs(5000.0, 900.0), policy)).flagged  # one earlier run: no baseline yet
+    assert body(measures_of(runs(5000.0, 900.0), policy)).baseline is None
+
+
+def test_the_report_shows_the_runs_stored_measures(edited_archive):
+    """One definition: the report's value is the one the crawl stored in crawl_runs.report."""
+    import json
+
+    from crawler.archive.store import Archive
+    from crawler.report.data import gather
+
+    (stored,) = query(edited_archive, "SELECT report FROM crawl_runs ORDER BY id DESC LIMIT 1")[0]
+    znews = json.loads(stored)["sources"]["znews"]["health"]
+    archive = Archive.open(f"sqlite:///{edited_archive}", readonly=True)
+    try:
+        with archive.engine.connect() as connection:
+            (report,) = [r for r in gather(connection) if r.name == "znews"]
+    finally:
+        archive.close()
+    shown = {m.name: m.value for m in report.health}
+    assert shown["median_body_chars"] == znews["median_body_chars"]
+    assert shown["skipped_share"] == znews["skipped_share"]
 
 
 def test_report_on_an_unwritable_path_is_one_line(edited_archive, tmp_path, capsys):
@@ -146,13 +176,13 @@ def test_a_flagged_source_shows_in_the_summary_with_its_body_length_chart():
     from crawler.report.health import HealthMeasure
     from crawler.report.page import render
 
-    body = HealthMeasure("median body length (chars)", 5000.0, 900.0, True,
+    body = HealthMeasure("median_body_chars", 5000.0, 900.0, True,
                          ((7, 5000.0), (8, 5200.0), (9, 4900.0), (10, 900.0)))
     report = SourceReport("dantri", articles=40, versions=60, versions_per_day=[("2026-01-01", 30)],
                           edits_per_article={0: 30, 1: 10}, visits=[VisitBucket("2026-01-01", 50, 1, 2)],
                           health=[body])
     html = render([report], {}, "archive.db")
-    assert '<span class="bad">median body length (chars)</span>' in html
+    assert '<span class="bad">median_body_chars</span>' in html
     assert "departs from its baseline" in html and "Median body length of new versions" in html
     assert len(re.findall(r"<svg\b", html)) == 4
 

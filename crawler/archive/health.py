@@ -28,6 +28,7 @@ from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import Connection, insert, select
 
+from .. import settings as default_settings
 from .models import CrawlRun, HealthAlarm, SourceRow
 
 # measure -> the count in the same health dict it is a median or share of
@@ -57,6 +58,13 @@ class HealthPolicy:
                    settings.getint("HEALTH_MIN_PAGES"), settings.getfloat("HEALTH_BODY_RATIO"),
                    settings.getfloat("HEALTH_FIELD_DROP"), settings.getfloat("HEALTH_SKIPPED_RISE"),
                    settings.getfloat("HEALTH_CHANGED_SHARE"))
+
+    @classmethod
+    def defaults(cls) -> HealthPolicy:
+        """The thresholds of crawler/settings.py, for readers with no crawl's settings (`archive report`)."""
+        from scrapy.settings import Settings
+
+        return cls.from_settings(Settings({k: v for k, v in vars(default_settings).items() if k.startswith("HEALTH_")}))
 
 
 @dataclass(frozen=True)
@@ -116,16 +124,32 @@ def departs(measure: str, value: float, base: float, policy: HealthPolicy) -> bo
     return value < base - policy.field_drop
 
 
-def departures(source: str, health: dict[str, Any], history: Sequence[dict[str, Any]],
-               policy: HealthPolicy) -> list[Alarm]:
-    """The measures of one source's run (``health``) that depart from its ``history``."""
-    found = []
+class Judged(NamedTuple):
+    """One measure of a source's run against its baseline: what the alarm and the report read."""
+
+    measure: str
+    value: float | None
+    count: int  # the pages (visits, revisits, …) the value is over
+    baseline: Baseline | None  # None: too few earlier runs measured it, or the run did not
+    departs: bool
+
+
+def judge(health: dict[str, Any], history: Sequence[dict[str, Any]], policy: HealthPolicy) -> list[Judged]:
+    """Every measure of one source's run (``health``) against its ``history`` (newest first)."""
+    judged = []
     for measure, pages in MEASURES.items():
         value, count = health.get(measure), health.get(pages, 0)
         base = baseline(history, measure, policy) if value is not None else None
-        if base is not None and count >= base.need and departs(measure, value, base.value, policy):
-            found.append(Alarm(source, measure, value, base.value, base.runs, count))
-    return found
+        judged.append(Judged(measure, value, count, base, base is not None and count >= base.need
+                             and departs(measure, value, base.value, policy)))
+    return judged
+
+
+def departures(source: str, health: dict[str, Any], history: Sequence[dict[str, Any]],
+               policy: HealthPolicy) -> list[Alarm]:
+    """The measures of one source's run (``health``) that depart from its ``history``."""
+    return [Alarm(source, j.measure, j.value, j.baseline.value, j.baseline.runs, j.count)
+            for j in judge(health, history, policy) if j.departs]
 
 
 def check_run(connection: Connection, run_id: int, policy: HealthPolicy) -> list[Alarm]:

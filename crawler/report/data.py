@@ -2,8 +2,8 @@
 
 The queries group in the database, so a report over a large archive reads summaries:
 versions per day, visits per (run, day, outcome), and one small row per article (its
-number of edits and words changed). The health measures (health.py) read one small row per
-visit of a source's last runs. About 4 s on 100,000 versions (bench/query.py's archive).
+number of edits and words changed). The health measures (health.py) are the crawl's, read
+from the recent runs' reports. About 4 s on 100,000 versions (bench/query.py's archive).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, func, select
 
 from ..archive.models import ArticleRow, ArticleVersion, CrawlRun, Fetch, SourceRow
-from .health import HealthMeasure, health_of
+from ..archive.health import HealthPolicy
+from .health import HealthMeasure, measures, stored_alarms
 
 # the most edited articles listed per source, each with its diff embedded in the page
 MOST_EDITED = 10
@@ -63,16 +64,18 @@ class SourceReport:
         return sum(n for edits, n in self.edits_per_article.items() if edits > 0)
 
 
-def gather(connection: Connection) -> list[SourceReport]:
-    """Every source's report, by source name."""
+def gather(connection: Connection, policy: HealthPolicy | None = None) -> list[SourceReport]:
+    """Every source's report, by source name; its health judged with the crawl's ``policy``
+    (default: the HEALTH_* settings' defaults)."""
     names = dict(connection.execute(select(SourceRow.id, SourceRow.name)).all())
     reports = {name: SourceReport(name) for name in sorted(names.values())}
     _counts(connection, names, reports)
     _versions_per_day(connection, names, reports)
     _edits(connection, names, reports)
     _visits(connection, names, reports)
+    health = measures(connection, policy)
     for report in reports.values():
-        report.health, report.alarms = health_of(connection, report.name, names)
+        report.health, report.alarms = health.get(report.name, []), stored_alarms(connection, report.name, names)
     return list(reports.values())
 
 

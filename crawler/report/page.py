@@ -12,7 +12,7 @@ from html import escape
 
 from . import charts
 from .data import SourceReport
-from .health import MIN_PAGES, HealthMeasure
+from .health import HealthMeasure
 from .text import measure_value, share
 
 CSS = """
@@ -80,7 +80,7 @@ def _charts(r: SourceReport) -> list[str]:
         out.append(charts.lines(labels, {"errors": [b.errors / b.visits for b in r.visits],
                                          "skipped": [b.skipped / b.visits for b in r.visits]},
                                 "Errors and skips, share of visits", "", percent=True))
-    body = next((m for m in r.health if m.name.startswith("median body") and m.history), None)
+    body = next((m for m in r.health if m.name == "median_body_chars" and m.history), None)
     if body is not None:
         runs, values = zip(*body.history)
         out.append(charts.lines([f"#{run}" for run in runs], {"median body": list(values)},
@@ -95,9 +95,10 @@ def _health(measures: list[HealthMeasure]) -> str:
                    f"<td class=\"n\">{measure_value(m.name, m.value)}</td><td>"
                    + ("<span class=\"bad\">departs from its baseline</span>" if m.flagged else "") + "</td></tr>"
                    for m in measures)
-    return ("<table><tr><th>measure</th><th>baseline (median of earlier runs)</th><th>latest run</th><th></th></tr>"
-            f"{rows}</table><p class=\"muted\">A run counts towards a measure when it saw at least {MIN_PAGES} "
-            "such pages of the source.</p>")
+    return ("<table><tr><th>measure</th><th>baseline (median of earlier finished runs)</th><th>latest run</th><th></th></tr>"
+            f"{rows}</table><p class=\"muted\">The crawl's measures and thresholds (README \"Health alarms\"): "
+            "a run counts towards a baseline when it saw HEALTH_MIN_PAGES such pages of the source "
+            "(fewer for a source whose runs are all smaller).</p>")
 
 
 def _alarms(alarms: list[dict]) -> str:
