@@ -19,6 +19,8 @@ from scrapy.exceptions import (
     DownloadTimeoutError, ResponseDataLossError,
 )
 from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
 
 from .server import MirrorServer, mirror_path
 
@@ -82,6 +84,32 @@ class MirrorDownloadHandler(HTTP11DownloadHandler):
         if "download_latency" in mirrored.meta:  # measured on the copy sent: AutoThrottle and run reports read it
             request.meta["download_latency"] = mirrored.meta["download_latency"]
         return response.replace(url=request.url)
+
+    async def close(self) -> None:
+        """Scrapy's close (close the pooled connections, give up after ``_disconnect_timeout``
+        s, twisted#7738), with a give-up that cannot fire twice.
+
+        Scrapy's own timer calls ``callback`` on the closing Deferred and is cancelled only once
+        the awaiting coroutine resumes. When something else holds the reactor at engine_stopped
+        (the WARC writer waiting for its process) past the timeout, the connections close and
+        the timer comes due in one turn: it fires on a Deferred already fired. Under `scrapy crawl`
+        the reactor stops first; under `archive recrawl` it runs the next spider, and the timer
+        logged an AlreadyCalledError traceback between spiders."""
+        from twisted.internet import reactor
+
+        done: Deferred[None] = Deferred()
+
+        def finish(_: object = None) -> None:
+            if not done.called:
+                done.callback(None)
+
+        self._pool.closeCachedConnections().addBoth(finish)
+        timer = reactor.callLater(self._disconnect_timeout, finish)
+        try:
+            await maybe_deferred_to_future(done)
+        finally:
+            if timer.active():
+                timer.cancel()
 
     async def _download(self, sent: Request, original: Request) -> Response:
         """Scrapy's download, its failures restated about the original URL (never the
