@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from sqlalchemy import inspect, select
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -38,7 +38,8 @@ from .recrawl import run as run_recrawl
 from .reextract import rebuild as rebuild_archive
 from .reextract import reextract as reextract_archive
 from .progress import progress, tracker
-from .archive.models import ArticleLink, ArticleRow, ArticleVersion, SourceRow
+from .warc.locate import WarcFileMissing, WarcPlaces
+from .archive.models import ArticleLink, ArticleRow, ArticleVersion, CrawlRun, SourceRow
 from .archive.search import latest_versions, search as search_archive
 from .archive.readers import article_for, links_of, versions_of
 from .archive.store import Archive, display_name
@@ -149,17 +150,26 @@ def links(args: argparse.Namespace, archive: Archive) -> int:
 
 def reextract(args: argparse.Namespace, archive: Archive) -> int:
     """Re-run extraction over the archived raw pages (WARC), without the network."""
+    try:
+        return _reextract(args, archive)
+    except WarcFileMissing as exc:
+        raise CliError(str(exc)) from None
+
+
+def _reextract(args: argparse.Namespace, archive: Archive) -> int:
     since = _date_option(args.since)
+    places = _warc_places(args, archive.engine)
     if args.into:
         target = Archive.open(args.into, warc_dir=archive.warc_dir)
         try:
-            counts = rebuild_archive(archive, target, tracker("visits", args.quiet, "visit"))
+            counts = rebuild_archive(archive, target, tracker("visits", args.quiet, "visit"), places)
         finally:
             target.close()
         print(f"rebuilt {args.into} from {sum(counts.values())} archived visits: " + _counts(counts))
         return 0
     started = time.perf_counter()
-    counts = reextract_archive(archive, args.source, since, track=tracker("articles", args.quiet, "article"))
+    counts = reextract_archive(archive, args.source, since, track=tracker("articles", args.quiet, "article"),
+                               places=places)
     pages = sum(counts.values())
     print(f"re-extracted {pages} article(s): " + _counts(counts)
           + f" ({pages / max(time.perf_counter() - started, 1e-9):.1f} pages/s)")
@@ -186,9 +196,12 @@ def export(args: argparse.Namespace, archive: Archive) -> int:
 
 def cdxj(args: argparse.Namespace, archive: Archive) -> int:
     """Index the WARC files as CDXJ, for pywb or any CDXJ-reading replay tool."""
-    output = Path(args.output or archive.warc_dir / "index.cdxj")
+    with archive.engine.connect() as connection:
+        run_dirs = list(connection.scalars(select(CrawlRun.warc_dir).order_by(CrawlRun.id.desc())))
+    warc_dirs = _warc_places(args, archive.engine).directories(run_dirs)
+    output = Path(args.output or warc_dirs[0] / "index.cdxj")
     try:
-        lines = write_cdxj(archive.warc_dir, output, tracker("WARC files", args.quiet, "file"))
+        lines = write_cdxj(warc_dirs, output, tracker("WARC files", args.quiet, "file"))
     except FileNotFoundError as exc:
         raise CliError(f"{exc}: crawl first, or pass --warc-dir") from None
     except OSError as exc:
@@ -201,13 +214,14 @@ def doctor(args: argparse.Namespace) -> int:
     """Check that the archive is whole: integrity, foreign keys, schema, WARC records, disk."""
     url = _existing_archive(args.archive)
     engine = create_readonly_engine(url)
-    warc_dir = Path(args.warc_dir) if args.warc_dir else default_warc_dir(url)
+    places = _warc_places(args, engine)
+
     def track(records, total):  # noqa: ANN001, ANN202 - the records as they are read, and their count
         return progress(records, total, "WARC records", quiet=args.quiet, unit="record")
 
     problems = 0
     try:
-        for finding in diagnose(engine, warc_dir, quick=args.quick, track=track):
+        for finding in diagnose(engine, places, quick=args.quick, track=track):
             problems += finding.problem
             if finding.problem or not args.quiet:  # --quiet: silent when healthy, for cron
                 print(f"{'PROBLEM: ' if finding.problem else ''}{finding.check}: {finding.text}", flush=True)
@@ -268,6 +282,12 @@ def upgrade(args: argparse.Namespace) -> int:
         writer.dispose()
     print(f"upgraded {name} from schema {revision} to {head}")
     return 0
+
+
+def _warc_places(args: argparse.Namespace, engine: Engine) -> WarcPlaces:
+    """Where the archive's WARC files are looked for: --warc-dir or $WARC_DIR, else each run's
+    own directory, else the archive's default (crawler/warc/locate.py)."""
+    return WarcPlaces.of(default_warc_dir(engine.url.render_as_string(hide_password=False)), args.warc_dir)
 
 
 def _backup(path: Path, revision: str | None) -> Path:
@@ -466,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Scrapy setting, as with scrapy crawl -s (e.g. MIRROR_URL=bundled)")
     p.set_defaults(opens_archive=False)
     warc_dir = argparse.ArgumentParser(add_help=False)
-    warc_dir.add_argument("--warc-dir", metavar="DIR", help="the WARC files (default: warc/ beside the archive)")
+    warc_dir.add_argument("--warc-dir", metavar="DIR", help="the WARC files (default: $WARC_DIR, else where each run wrote them, else warc/ beside the archive)")
     p = command(reextract, "archive reextract --source znews --since 2025-06-01\n"
                            "  archive reextract --into sqlite:///rebuilt.db   # replay every visit into a new archive",
                 warc_dir)

@@ -17,12 +17,13 @@ from itertools import groupby
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, inspect, literal, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .archive.migrate import current_revision, head_revision, revisions
-from .archive.models import Base, Fetch, SourceRow
-from .warc.check import Ref, check_file
+from .archive.models import Base, CrawlRun, Fetch, SourceRow
+from .warc.check import Ref, check_file, missing
+from .warc.locate import WarcFileMissing, WarcPlaces
 from .warc.repair import OPEN_SUFFIX, is_abandoned, writer_pid
 
 # Lines of one kind (integrity errors, orphans, bad records in one file) shown before
@@ -50,17 +51,33 @@ def _untracked(items: Iterable, _total: Callable[[], int]) -> Iterable:
     return items
 
 
-def diagnose(engine: Engine, warc_dir: Path, quick: bool = False, track: Track = _untracked) -> Iterator[Finding]:
-    """Every finding about the archive at ``engine`` and its WARC files, as it is found.
-    ``track(items, total)`` wraps the fetches as their records are read (a progress bar;
-    ``total()`` counts them)."""
+def diagnose(engine: Engine, places: WarcPlaces, quick: bool = False, track: Track = _untracked) -> Iterator[Finding]:
+    """Every finding about the archive at ``engine`` and its WARC files (wherever its runs
+    wrote them: crawler/warc/locate.py), as it is found. ``track(items, total)`` wraps the
+    fetches as their records are read (a progress bar; ``total()`` counts them)."""
     yield from schema(engine)
     yield from integrity(engine, quick)
     yield from _as_far_as_readable("foreign keys", foreign_keys(engine))
     # an archive behind (or ahead of) the schema is still checked as far as its tables allow
-    yield from _as_far_as_readable("warc", warc_records(engine, warc_dir, track))
-    yield from open_files(warc_dir)
-    yield from _as_far_as_readable("disk", disk_use(engine, warc_dir))
+    yield from _as_far_as_readable("warc", warc_records(engine, places, track))
+    warc_dirs = places.directories(_run_dirs(engine))
+    yield from open_files(warc_dirs)
+    yield from _as_far_as_readable("disk", disk_use(engine, warc_dirs))
+
+
+def _run_dirs(engine: Engine) -> list[str | None]:
+    """The WARC directories the archive's runs wrote to, newest run first (none before 0009)."""
+    if not _has_run_dirs(engine):
+        return []
+    with engine.connect() as connection:
+        return list(connection.scalars(select(CrawlRun.warc_dir).order_by(CrawlRun.id.desc())))
+
+
+def _has_run_dirs(engine: Engine) -> bool:
+    try:
+        return any(column["name"] == "warc_dir" for column in inspect(engine).get_columns("crawl_runs"))
+    except SQLAlchemyError:  # no crawl_runs table: reported by the checks that need it
+        return False
 
 
 def _as_far_as_readable(check: str, findings: Iterator[Finding]) -> Iterator[Finding]:
@@ -149,27 +166,40 @@ def _orphans(connection: Connection) -> Iterator[str]:
 # -- WARC records -------------------------------------------------------------------
 
 
-def warc_records(engine: Engine, warc_dir: Path, track: Track) -> Iterator[Finding]:
-    """Each fetch's WARC record, file by file (crawler/warc/check.py says what is checked)."""
-    count, found = 0, []
-    for filename, refs in groupby(track(_refs(engine), lambda: _count_refs(engine)), key=lambda ref: ref.filename):
-        refs = list(refs)
+def warc_records(engine: Engine, places: WarcPlaces, track: Track) -> Iterator[Finding]:
+    """Each fetch's WARC record, file by file, in the directory its run wrote to or the
+    archive's (crawler/warc/check.py says what is checked)."""
+    count, found, read_in = 0, [], set()
+    for filename, rows in groupby(track(_refs(engine), lambda: _count_refs(engine)), key=lambda row: row[0].filename):
+        rows = list(rows)
+        refs = [ref for ref, _ in rows]
         count += len(refs)
-        found.extend(_capped([problem("warc", line) for line in check_file(warc_dir, filename, refs)],
+        try:
+            directory = places.directory(filename, rows[0][1])
+        except WarcFileMissing as exc:
+            found.append(problem("warc", missing(exc.missing_file, exc.tried, refs)))
+            continue
+        read_in.add(str(directory))
+        found.extend(_capped([problem("warc", line) for line in check_file(directory, filename, refs)],
                              f"warc ({filename})"))
     if not found:
-        yield Finding("warc", f"{count} record(s) of fetches read back from {warc_dir}: all whole")
+        where = " and ".join(sorted(read_in)) or str(places.explicit or places.default)
+        yield Finding("warc", f"{count} record(s) of fetches read back from {where}: all whole")
     yield from found
 
 
-def _refs(engine: Engine) -> Iterator[Ref]:
-    """The WARC references of every fetch, file by file, in file order, streamed."""
+def _refs(engine: Engine) -> Iterator[tuple[Ref, str | None]]:
+    """The WARC references of every fetch, with the directory its run wrote to, file by
+    file, in file order, streamed."""
+    # an archive older than 0009 has no crawl_runs.warc_dir: its files are where the default says
+    run_dir = CrawlRun.warc_dir if _has_run_dirs(engine) else literal(None)
     query = (select(Fetch.id, Fetch.url, Fetch.warc_filename, Fetch.warc_offset, Fetch.warc_length,
-                    Fetch.warc_record_id)
+                    Fetch.warc_record_id, run_dir)
+             .outerjoin(CrawlRun, CrawlRun.id == Fetch.crawl_run_id)
              .where(Fetch.warc_filename.is_not(None)).order_by(Fetch.warc_filename, Fetch.warc_offset))
     with engine.connect() as connection:
-        for row in connection.execution_options(yield_per=5000).execute(query):
-            yield Ref(*row)
+        for *row, run_dir in connection.execution_options(yield_per=5000).execute(query):
+            yield Ref(*row), run_dir
 
 
 def _count_refs(engine: Engine) -> int:
@@ -177,9 +207,9 @@ def _count_refs(engine: Engine) -> int:
         return connection.scalar(select(func.count()).select_from(Fetch).where(Fetch.warc_filename.is_not(None)))
 
 
-def open_files(warc_dir: Path) -> Iterator[Finding]:
+def open_files(warc_dirs: list[Path]) -> Iterator[Finding]:
     """``.open`` files: a live writer's (a note), or left by a writer that is gone."""
-    leftovers = sorted(warc_dir.glob(f"*.warc.gz{OPEN_SUFFIX}")) if warc_dir.is_dir() else []
+    leftovers = sorted(p for d in warc_dirs if d.is_dir() for p in d.glob(f"*.warc.gz{OPEN_SUFFIX}"))
     for path in leftovers:
         pid = writer_pid(path)
         if is_abandoned(path):
@@ -194,7 +224,7 @@ def open_files(warc_dir: Path) -> Iterator[Finding]:
 # -- disk -------------------------------------------------------------------------
 
 
-def disk_use(engine: Engine, warc_dir: Path) -> Iterator[Finding]:
+def disk_use(engine: Engine, warc_dirs: list[Path]) -> Iterator[Finding]:
     """WARC bytes per source (from the fetches), WARC files on disk, free space. A fetch's
     source is its own (``fetches.source_id``, migration 0008), so visits that made no article
     (a skip, an error, a robots.txt on a source's host) count towards their source too."""
@@ -205,17 +235,18 @@ def disk_use(engine: Engine, warc_dir: Path) -> Iterator[Finding]:
     with engine.connect() as connection:
         for name, records, size in connection.execute(query):
             yield Finding("disk", f"{name}: {_bytes(size or 0)} in {records} WARC record(s)")
-    files = list(warc_dir.glob("*.warc.gz*")) if warc_dir.is_dir() else []
-    yield Finding("disk", f"{_bytes(sum(p.stat().st_size for p in files))} in {len(files)} WARC file(s) in {warc_dir}")
-    for places in _filesystems(engine, warc_dir):
+    for warc_dir in warc_dirs:
+        files = list(warc_dir.glob("*.warc.gz*")) if warc_dir.is_dir() else []
+        yield Finding("disk", f"{_bytes(sum(p.stat().st_size for p in files))} in {len(files)} WARC file(s) in {warc_dir}")
+    for places in _filesystems(engine, warc_dirs):
         usage = shutil.disk_usage(places[0])
         yield Finding("disk", f"{_bytes(usage.free)} free of {_bytes(usage.total)} on the filesystem of "
                               + " and ".join(str(place) for place in places))
 
 
-def _filesystems(engine: Engine, warc_dir: Path) -> list[list[Path]]:
-    """The WARC folder and a SQLite archive's folder, grouped by the filesystem they are on."""
-    places = [warc_dir] if warc_dir.is_dir() else []
+def _filesystems(engine: Engine, warc_dirs: list[Path]) -> list[list[Path]]:
+    """The WARC folders and a SQLite archive's folder, grouped by the filesystem they are on."""
+    places = [warc_dir for warc_dir in warc_dirs if warc_dir.is_dir()]
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
         places.append(Path(database).resolve().parent)

@@ -74,14 +74,18 @@ def write_csv(rows: Iterator[dict[str, Any]], out: IO[str]) -> int:
     return count
 
 
-def write_cdxj(warc_dir: Path, output: Path, track: Callable[[list[str]], Iterable[str]] = iter) -> int:
-    """A sorted CDXJ index of every WARC file in ``warc_dir`` (cdxj-indexer, the pywb format).
+def write_cdxj(warc_dirs: Path | list[Path], output: Path, track: Callable[[list[str]], Iterable[str]] = iter) -> int:
+    """A sorted CDXJ index of every WARC file in ``warc_dirs`` (cdxj-indexer, the pywb format),
+    each named relative to their common folder (the folder itself when there is one).
     ``track`` wraps the files as the indexer reads them, one by one (a progress bar)."""
+    import os
+
     from cdxj_indexer import CDXJIndexer
 
-    files = sorted(str(p) for p in Path(warc_dir).glob("*.warc.gz"))
+    dirs = [Path(d) for d in (warc_dirs if isinstance(warc_dirs, list) else [warc_dirs])]
+    files = sorted(str(p) for d in dirs for p in d.glob("*.warc.gz"))
     if not files:
-        raise FileNotFoundError(f"no .warc.gz files in {warc_dir}")
-    CDXJIndexer(output=str(output), inputs=track(files), sort=True, dir_root=str(warc_dir),
-                post_append=True).process_all()
+        raise FileNotFoundError(f"no .warc.gz files in {' or '.join(str(d) for d in dirs)}")
+    root = os.path.commonpath([str(d.resolve()) for d in dirs]) if len(dirs) > 1 else str(dirs[0])
+    CDXJIndexer(output=str(output), inputs=track(files), sort=True, dir_root=root, post_append=True).process_all()
     return sum(1 for _ in open(output, encoding="utf-8"))

@@ -20,7 +20,7 @@ from typing import Callable, Iterable, Iterator
 from scrapy.http import Headers, HtmlResponse
 from sqlalchemy import select
 
-from .archive.models import ArticleRow, Fetch, SourceRow
+from .archive.models import ArticleRow, CrawlRun, Fetch, SourceRow
 from .archive.records import FetchRecord
 from .archive.runs import finish_run, start_run
 from .archive.sources import sync_sources
@@ -29,6 +29,7 @@ from .archive.visits import record_fetch, save_reextraction
 from .extract import NotAnArticle, extract_article, extract_short_article
 from .extract.pool import ExtractPool, WorkerDied
 from .sources import source_for_url
+from .warc.locate import WarcPlaces
 from .warc.reader import read_payload, read_record
 
 logger = logging.getLogger(__name__)
@@ -42,18 +43,28 @@ class Capture:
     source: str | None
     filename: str
     offset: int
+    directory: Path | None = None  # where ``filename`` is (crawler/warc/locate.py)
 
 
-def page_text(warc_dir: Path, capture: Capture) -> tuple[str, str]:
+def page_text(capture: Capture) -> tuple[str, str]:
     """(decoded HTML, URL) of a capture, decoded as the crawl decoded it (Scrapy's rules:
     HTTP charset, BOM, meta tag, with ISO-8859-1 read as cp1252)."""
-    headers, body = read_payload(warc_dir, capture.filename, capture.offset)
+    headers, body = read_payload(capture.directory, capture.filename, capture.offset)
     response = HtmlResponse(capture.fetch.url, body=body, headers=Headers(headers))
     return response.text, capture.fetch.url
 
 
-def captures(archive: Archive, source: str | None = None, since: datetime | None = None) -> Iterator[Capture]:
-    """Every fetch with a WARC record, oldest first, revisits resolved to their original."""
+def places_of(archive: Archive) -> WarcPlaces:
+    """The archive's WARC directory as the default; the runs' own directories tried first."""
+    return WarcPlaces(archive.warc_dir)
+
+
+def captures(archive: Archive, source: str | None = None, since: datetime | None = None,
+             places: WarcPlaces | None = None) -> Iterator[Capture]:
+    """Every fetch with a WARC record, oldest first, revisits resolved to their original,
+    each with the directory its file is in (WarcFileMissing, naming where it looked, when none)."""
+    places = places or places_of(archive)
+    run_dirs = _run_dirs(archive)
     with archive.session() as session:
         originals = dict(session.execute(select(Fetch.warc_record_id, Fetch.id)
                                          .where(Fetch.warc_record_type == "response")).all())
@@ -66,16 +77,27 @@ def captures(archive: Archive, source: str | None = None, since: datetime | None
             query = query.where(SourceRow.name == source)
         rows = session.execute(query).all()
         for fetch, source_name in rows:
-            place = (fetch.warc_filename, fetch.warc_offset)
+            held = fetch
             if fetch.warc_record_type == "revisit" and fetch.http_status == 200:
-                original_id = _refers_to(archive, fetch, originals)
-                original = session.get(Fetch, original_id) if original_id else None
-                place = (original.warc_filename, original.warc_offset) if original else (None, None)
-            yield Capture(fetch, source_name, *place)
+                original_id = _refers_to(places, run_dirs, fetch, originals)
+                held = session.get(Fetch, original_id) if original_id else None
+            if held is None:
+                yield Capture(fetch, source_name, None, None)
+                continue
+            yield Capture(fetch, source_name, held.warc_filename, held.warc_offset,
+                          places.directory(held.warc_filename, run_dirs.get(held.crawl_run_id)))
 
 
-def _refers_to(archive: Archive, fetch: Fetch, originals: dict[str, int]) -> int | None:
-    headers, _, _ = read_record(archive.warc_dir, fetch.warc_filename, fetch.warc_offset)
+def _run_dirs(archive: Archive) -> dict[int, str | None]:
+    """Where each run wrote its WARC files (crawl_runs.warc_dir)."""
+    with archive.session() as session:
+        return dict(session.execute(select(CrawlRun.id, CrawlRun.warc_dir)).all())
+
+
+def _refers_to(places: WarcPlaces, run_dirs: dict[int, str | None], fetch: Fetch,
+               originals: dict[str, int]) -> int | None:
+    directory = places.directory(fetch.warc_filename, run_dirs.get(fetch.crawl_run_id))
+    headers, _, _ = read_record(directory, fetch.warc_filename, fetch.warc_offset)
     return originals.get(headers.get_header("WARC-Refers-To"))
 
 
@@ -83,30 +105,39 @@ def _untracked(items: Iterable) -> Iterable:
     return items
 
 
-def rebuild(source: Archive, target: Archive, track: Callable[[Iterable], Iterable] = _untracked) -> Counter:
+def rebuild(source: Archive, target: Archive, track: Callable[[Iterable], Iterable] = _untracked,
+            places: WarcPlaces | None = None) -> Counter:
     """Replay every archived visit of ``source`` into ``target``; returns outcome counts.
-    ``track`` wraps the visits as they are replayed (a progress bar on a terminal)."""
+    ``track`` wraps the visits as they are replayed (a progress bar on a terminal);
+    ``places``: where ``source``'s WARC files are (default: its runs' directories, then its own)."""
     sync_sources(target.engine, source.sources.values())
     run_id = start_run(target.engine, "rebuild", {"from": source.engine.url.render_as_string(hide_password=True)},
                        warc_dir=target.warc_dir)
     counts: Counter = Counter()
     with source.session() as session:
         fetches = session.scalars(select(Fetch).order_by(Fetch.id)).all()
-    by_fetch = {c.fetch.id: c for c in captures(source)}
+    places = places or places_of(source)
+    by_fetch = {c.fetch.id: c for c in captures(source, places=places)}
+    run_dirs = _run_dirs(source)
+
+    def where(fetch: Fetch) -> Path:
+        return places.directory(fetch.warc_filename, run_dirs.get(fetch.crawl_run_id))
+
     for fetch in track(fetches):
-        record = _replayed(source, fetch, by_fetch.get(fetch.id), run_id)
+        record = _replayed(source, fetch, by_fetch.get(fetch.id), run_id, where)
         counts[record_fetch(target, record)] += 1
     finish_run(target.engine, run_id, "finished", dict(counts))
     return counts
 
 
-def _replayed(source: Archive, fetch: Fetch, capture: Capture | None, run_id: int) -> FetchRecord:
+def _replayed(source: Archive, fetch: Fetch, capture: Capture | None, run_id: int,
+              where: Callable[[Fetch], Path]) -> FetchRecord:
     site = source_for_url(source.sources, fetch.url)
     base = dict(url=fetch.url, source=site.name if site else "", fetched_at=fetch.fetched_at,
-                http_status=fetch.http_status, crawl_run_id=run_id, urls=(fetch.url,), warc=_warc_ref(source, fetch))
+                http_status=fetch.http_status, crawl_run_id=run_id, urls=(fetch.url,), warc=_warc_ref(fetch, where))
     if capture is None or capture.filename is None or fetch.http_status != 200 or site is None:
         return FetchRecord(**base, outcome=fetch.outcome if fetch.outcome != "gone" else "error", error=fetch.error)
-    html, url = page_text(source.warc_dir, capture)
+    html, url = page_text(capture)
     try:
         return FetchRecord(**base, article=extract_article(html, url, site.rules))
     except NotAnArticle as exc:
@@ -117,24 +148,26 @@ def _replayed(source: Archive, fetch: Fetch, capture: Capture | None, run_id: in
         return FetchRecord(**base, outcome="skipped", error=f"{url}: {exc}")
 
 
-def _warc_ref(archive: Archive, fetch: Fetch) -> dict | None:
-    """The fetch's WARC columns, with the record's date and digest read back from the file."""
+def _warc_ref(fetch: Fetch, where: Callable[[Fetch], Path]) -> dict | None:
+    """The fetch's WARC columns, with the record's date and digest read back from the file
+    (``where`` finds the directory of a fetch's own file)."""
     if not fetch.warc_filename:
         return None
-    headers, _, _ = read_record(archive.warc_dir, fetch.warc_filename, fetch.warc_offset)
+    headers, _, _ = read_record(where(fetch), fetch.warc_filename, fetch.warc_offset)
     return {"filename": fetch.warc_filename, "offset": fetch.warc_offset, "length": fetch.warc_length,
             "record_id": fetch.warc_record_id, "record_type": fetch.warc_record_type,
             "date": headers.get_header("WARC-Date"), "capture_digest": headers.get_header("WARC-Payload-Digest")}
 
 
 def reextract(archive: Archive, source: str | None = None, since: datetime | None = None,
-              workers: int | None = None, track: Callable[[Iterable], Iterable] = _untracked) -> Counter:
+              workers: int | None = None, track: Callable[[Iterable], Iterable] = _untracked,
+              places: WarcPlaces | None = None) -> Counter:
     """Run the current extractor over each article's newest capture, in ``workers``
     processes (None: one per core; 0: this one); a different result becomes a version with
     cause 'reextract'. Returns counts of unchanged / reextracted / failed. ``track`` wraps
     the articles as they are handed to the workers (a progress bar on a terminal)."""
     newest: dict[int, Capture] = {}
-    for capture in captures(archive, source, since):
+    for capture in captures(archive, source, since, places):
         if capture.fetch.article_id and capture.filename and capture.fetch.http_status == 200:
             newest[capture.fetch.article_id] = capture
     return asyncio.run(_reextract_all(archive, newest, ExtractPool(workers), track))
@@ -158,7 +191,7 @@ async def _reextract_all(archive: Archive, newest: dict[int, Capture], pool: Ext
 async def _reextract_one(archive: Archive, pool: ExtractPool, article_id: int, capture: Capture,
                          counts: Counter) -> None:
     site = source_for_url(archive.sources, capture.fetch.url)
-    html, url = page_text(archive.warc_dir, capture)
+    html, url = page_text(capture)
     try:
         extraction = await pool.extract(html, url, site.rules, short_rule=False)
     except WorkerDied as exc:

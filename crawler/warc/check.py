@@ -80,6 +80,11 @@ def _detail(exc: Exception) -> str:
     return message if len(message) <= 120 else message[:119] + "…"
 
 
+def missing(filename: str, tried: list[Path], refs: list[Ref]) -> str:
+    """The line for a file in none of the places tried (crawler/warc/locate.py)."""
+    return f"{filename} is missing from {' and '.join(str(p) for p in tried)}: {_fetches(refs)} refer to it"
+
+
 def _fetches(refs: list[Ref]) -> str:
     first = refs[0]
     return (f"fetch {first.fetch_id} ({first.url})" if len(refs) == 1
