@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from crawler.archive.discoveries import record_discoveries
 from crawler.archive.records import DiscoveryRecord
@@ -15,7 +14,7 @@ from crawler.archive.sources import sync_sources
 from crawler.archive.store import Archive
 from crawler.sources import load_sources
 from tests.conftest import drop_postgres_schema, postgres_url
-from tests.test_shared_archive import WAIT, in_processes
+from tests.test_shared_archive import WAIT, in_processes, rows
 
 T0 = datetime(2025, 7, 2, tzinfo=timezone.utc)
 FEED = "https://znews.vn/rss/cong-nghe.rss"
@@ -49,15 +48,6 @@ def url(request, tmp_path):
         return
     yield postgres_url(SUFFIX)
     drop_postgres_schema(SUFFIX)
-
-
-def rows(url: str, sql: str) -> list:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql)).all()
-    finally:
-        engine.dispose()
 
 
 def test_two_processes_recording_the_same_discoveries_make_one_row_each(url):

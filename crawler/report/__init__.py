@@ -1,7 +1,7 @@
 """`archive report`: what the archive holds and how each source's crawl is going, per source.
 
 data.py reads the archive into plain records (portable SQL: SQLite and PostgreSQL);
-health.py compares a source's latest extraction measures with its own recent past;
+health.py shows the crawl's extraction health (archive/health.py: the same measures, baseline, thresholds);
 charts.py draws them with matplotlib (SVG text, inline); page.py writes the self-contained
 HTML page and text.py the plain-text summary.
 """
