@@ -181,6 +181,10 @@ EXTENSIONS = {
     "crawler.extensions.archive.ArchiveExtension": 0,
     # bytes per source and the slowest downloads, for the run's report (crawl_runs.report)
     "crawler.extensions.traffic.TrafficExtension": 10,
+    # off below, and not even imported: RemoteControl's module loads aiohttp (~0.1 s of every
+    # crawl's start, a 304 re-crawl's included: issue 11)
+    "scrapy.extensions.remote_control.RemoteControl": None,
+    "scrapy.extensions.telnet.TelnetConsole": None,
 }
 
 SPIDER_MIDDLEWARES = {
