@@ -1,7 +1,8 @@
 """The crawl's archive, opened (and migrated) once when the crawler is built and closed
 when its engine stops. Every component that reads or writes the archive asks this
 extension for it (``archive_of(crawler)``): one owner, configured from the settings in
-one place (ARCHIVE_URL, SOURCES_FILE, WARC_DIR, REVISIT_*), no module-level singleton."""
+one place (ARCHIVE_URL, SOURCES_FILE, WARC_DIR, REVISIT_*), no module-level singleton.
+It also owns the thread the crawl's writes run on (``writer_of(crawler)``, archive/writer.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..archive.db import ArchiveUrlError, archive_url, shown_url
 from ..archive.store import Archive
+from ..archive.writer import ArchiveWriter
 from ..schedule import RevisitPolicy
 from ..sources import sources_from_settings
 
@@ -18,6 +20,7 @@ from ..sources import sources_from_settings
 class ArchiveExtension:
     def __init__(self, archive: Archive):
         self.archive = archive
+        self.writer = ArchiveWriter(archive.engine)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveExtension:
@@ -36,9 +39,15 @@ class ArchiveExtension:
         return extension
 
     def engine_stopped(self) -> None:
+        self.writer.close()
         self.archive.close()
 
 
 def archive_of(crawler: Crawler) -> Archive:
     """The crawl's archive (ArchiveExtension is in EXTENSIONS: crawler/settings.py)."""
     return crawler.get_extension(ArchiveExtension).archive
+
+
+def writer_of(crawler: Crawler) -> ArchiveWriter:
+    """The thread the crawl's archive writes run on, in order (archive/writer.py)."""
+    return crawler.get_extension(ArchiveExtension).writer

@@ -5,6 +5,8 @@ batch is stored: only then are its outcome and version known. A batch is written
 is full (``ARCHIVE_BATCH_SIZE``) or ``ARCHIVE_BATCH_WAIT`` seconds after its first item,
 so no item waits long, and the spider, which closes only when no item is pending, is
 never held up. Discoveries are stored too, but leave no item: feeds export visits.
+Batches are written on the archive's writer thread (archive/writer.py), in the order they
+were taken, while the reactor goes on crawling; their items leave once theirs is stored.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from ..archive.records import DiscoveryRecord, FetchRecord
 from ..archive.runs import finish_run, interrupt_stale_runs, start_run
 from ..archive.sources import sync_sources
 from ..archive.store import Archive, display_name
+from ..archive.writer import ArchiveWriter
 from ..archive.visits import Stored, record_fetches
-from ..extensions.archive import archive_of
+from ..extensions.archive import archive_of, writer_of
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import ArchivedVisit, DiscoveryItem, PageItem
 from ..middlewares.failures import request_failed
@@ -39,8 +42,9 @@ RUN_STATUS = {"finished": "finished", "shutdown": "interrupted"}
 
 
 class ArchivePipeline:
-    def __init__(self, crawler: Crawler, archive: Archive | None = None):
+    def __init__(self, crawler: Crawler, archive: Archive | None = None, writer: ArchiveWriter | None = None):
         self.crawler = crawler
+        self.writer = writer or ArchiveWriter(None)
         self.sources = sources_from_settings(crawler.settings)
         self.batch_size = crawler.settings.getint("ARCHIVE_BATCH_SIZE")
         self.batch_wait = crawler.settings.getfloat("ARCHIVE_BATCH_WAIT")
@@ -57,7 +61,7 @@ class ArchivePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
-        return cls(crawler, archive_of(crawler))
+        return cls(crawler, archive_of(crawler), writer_of(crawler))
 
     def open_spider(self) -> None:
         for run_id in interrupt_stale_runs(self.archive.engine):
@@ -116,14 +120,14 @@ class ArchivePipeline:
         batch, self.batch = self.batch, []
         waiting, self.waiting = self.waiting, []
         records = [await self._with_raw_capture(record, warc) for record, warc in batch]
+        if not (discoveries or records):
+            return
         try:
-            if discoveries:
-                record_discoveries(self.archive.engine, discoveries)
-            if records:
-                for record, stored, waiter in zip(records, record_fetches(self.archive, records), waiting):
-                    self._count(record.url, stored)
-                    if waiter is not None:
-                        waiter.set_result(stored)
+            results = await self.writer.run(_write, self.archive, discoveries, records)
+            for record, stored, waiter in zip(records, results, waiting):
+                self._count(record.url, stored)
+                if waiter is not None:
+                    waiter.set_result(stored)
         except BaseException as exc:
             for waiter in waiting:  # never leave an item waiting: the spider would not close
                 if waiter is not None and not waiter.done():
@@ -153,6 +157,8 @@ class ArchivePipeline:
 
     async def close_spider(self) -> None:
         await self.flush()
+        # a timed flush taken before this one may not have counted its visits yet
+        await asyncio.gather(*self.timed_flushes, return_exceptions=True)
 
     def request_failed(self, record: FetchRecord, warc: Future | dict | None) -> None:
         """A failed request no spider callback saw (FailuresMiddleware): stored with this run's visits."""
@@ -216,6 +222,13 @@ def run_summary(run_id: int, spider: str, status: str, why: str | None, stats: d
     requests = why or f"{stats.get('fetch/requests', 0)} requests, {stats.get('fetch/failed', 0)} failed"
     return (f"crawl run {run_id} ({spider}) {status} — {requests}; {stats.get('elapsed_time_seconds', 0):.1f} s, "
             f"{stats.get('downloader/response_bytes', 0) / 1e6:.1f} MB; {outcomes}")
+
+
+def _write(archive: Archive, discoveries: list[DiscoveryRecord], records: list[FetchRecord]) -> list[Stored]:
+    """A batch's discoveries and visits, on the writer thread."""
+    if discoveries:
+        record_discoveries(archive.engine, discoveries)
+    return record_fetches(archive, records) if records else []
 
 
 async def _warc_record(warc: Future | dict | None) -> dict | None:
