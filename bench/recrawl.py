@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,7 +41,7 @@ from crawler.archive.visits import record_fetches  # noqa: E402
 from crawler.mirror import MirrorServer  # noqa: E402
 from crawler.sources import load_sources, source_for_url  # noqa: E402
 from fakeweb import generate_web  # noqa: E402
-from timing import code_state, function_timer, per_item, sql_timer  # noqa: E402
+from timing import code_state, scratch_dir, function_timer, per_item, sql_timer  # noqa: E402
 
 TARGET_RATIO = 0.15
 STEPS = ("first", "recrawl_304", "recrawl_identical_body")
@@ -242,8 +240,7 @@ def report(sequences: list[dict], verdict: dict, costs: dict, articles: int) -> 
 def main() -> None:
     args = parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-recrawl-"))
-    try:
+    with scratch_dir("recrawl", args.keep) as work:
         print(f"code: {code_state()}")
         urls = generate_web(work / "web", args.articles, args.seed)
         sequences = [sequence(work / "web", urls, work / f"archive-{n}.db", args, n) for n in range(1, args.repeat + 1)]
@@ -253,11 +250,6 @@ def main() -> None:
         args.out.write_text(json.dumps({"code": code_state(), "articles": args.articles, "verdict": verdict,
                                         "sequences": sequences, "archive_costs": costs}, indent=2, default=str))
         print(f"results: {args.out}  crawl logs: {args.out.parent}/recrawl-*.log")
-    finally:
-        if args.keep:
-            print(f"kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

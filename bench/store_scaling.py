@@ -21,10 +21,8 @@ import argparse
 import hashlib
 import json
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -47,7 +45,7 @@ from crawler.dedup.fingerprint import fingerprint  # noqa: E402
 from crawler.extract import Article  # noqa: E402
 from crawler.sources import load_sources  # noqa: E402
 from fakeweb import URL_PATTERNS, load_templates  # noqa: E402
-from timing import code_state, function_timer, per_item, sql_timer, statement_key  # noqa: E402
+from timing import code_state, scratch_dir, function_timer, per_item, sql_timer, statement_key  # noqa: E402
 
 TARGET_RATIO = 1.2
 BASE_TIME = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -377,8 +375,7 @@ def main() -> None:
     args = parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     words = vocabulary()
-    work = Path(tempfile.mkdtemp(prefix="bench-store-"))
-    try:
+    with scratch_dir("store", args.keep) as work:
         knobs = (", FTS5 triggers dropped" if args.no_fts else "") + (
             f", cache {args.cache_mb} MB" if args.cache_mb else "")
         print(f"code: {code_state()}; --new {args.new}, --batch {args.batch}{knobs}")
@@ -391,11 +388,6 @@ def main() -> None:
         args.out.write_text(json.dumps({"code": code_state(), "args": {k: str(v) for k, v in vars(args).items()},
                                         "results": results, "verdict": verdict}, indent=2, default=str))
         print(f"results: {args.out}")
-    finally:
-        if args.keep:
-            print(f"kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ sys.path[:0] = [str(PROJECT_ROOT), str(BENCH)]
 
 from crawler.mirror import MirrorServer, mirror_path  # noqa: E402
 from fakeweb import HOSTS, generate_web, mirror_file  # noqa: E402
-from timing import code_state  # noqa: E402
+from timing import code_state, scratch_dir  # noqa: E402
 
 NEWS_PLEASE_VENV = BENCH / ".venvs" / "news-please"
 CONCURRENCY = 16  # the crawler's CONCURRENT_REQUESTS, for every host here and for the bare spider
@@ -291,8 +291,7 @@ def main() -> None:
     args = parse_args()
     logs = args.out.parent / "throughput-logs"
     logs.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
-    try:
+    with scratch_dir("throughput", args.keep) as work:
         print(f"code: {code_state()}; {args.pages:,} pages, {os.cpu_count()} cores", flush=True)
         rows = all_rows(args, work, logs)
         store = None if args.quick else store_row(args, work, logs)
@@ -301,11 +300,6 @@ def main() -> None:
         args.out.write_text(json.dumps({"code": code_state(), "pages": args.pages, "rows": rows, "store": store,
                                         "rss_check": rss, "verdict": verdict}, indent=2, default=str))
         print(f"results: {args.out}  logs: {logs}")
-    finally:
-        if args.keep:
-            print(f"kept: {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

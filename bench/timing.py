@@ -9,10 +9,13 @@ the WAL and, every 1000 WAL pages, checkpoints it into the database file).
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine, event
@@ -94,3 +97,16 @@ def code_state() -> str:
     dirty = git("status", "--porcelain", "--", "crawler", "migrations", "seeds").splitlines()
     changes = f" + {len(dirty)} uncommitted file(s) in crawler/migrations/seeds" if dirty else ""
     return git("rev-parse", "--short", "HEAD") + changes
+
+
+@contextmanager
+def scratch_dir(name: str, keep: bool) -> Iterator[Path]:
+    """A temp folder for one bench run, removed afterwards unless ``keep`` (then its path is printed)."""
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
+    try:
+        yield work
+    finally:
+        if keep:
+            print(f"kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
