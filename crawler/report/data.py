@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, func, select
 
@@ -135,30 +134,19 @@ def _newest_titles(connection: Connection, article_ids: list[int]) -> dict[int, 
 
 
 def _visits(connection: Connection, names: dict[int, str], reports: dict[str, SourceReport]) -> None:
-    """Visits per source and day (or run), with their errors and skips.
-
-    A visit's source is its article's; a visit with no article (a 404 on a new URL, a
-    robots.txt, a feed) belongs to the source whose domains cover its host.
-    """
+    """Visits per source and day (or run), with their errors and skips. A visit's source is
+    ``fetches.source_id`` (its article's, or for a visit with no article — a 404 on a new URL,
+    a robots.txt, a feed — the source whose domains cover its host)."""
     day = func.date(Fetch.fetched_at)
-    run = (Fetch.crawl_run_id, func.min(CrawlRun.started_at), day)
-    with_article = connection.execute(
-        select(*run, ArticleRow.source_id, Fetch.outcome, func.count()).join(ArticleRow, ArticleRow.id == Fetch.article_id)
-        .outerjoin(CrawlRun, CrawlRun.id == Fetch.crawl_run_id)
-        .group_by(Fetch.crawl_run_id, day, ArticleRow.source_id, Fetch.outcome)).all()
-    without = connection.execute(
-        select(*run, Fetch.url, Fetch.outcome, func.count()).where(Fetch.article_id.is_(None))
-        .outerjoin(CrawlRun, CrawlRun.id == Fetch.crawl_run_id)
-        .group_by(Fetch.crawl_run_id, day, Fetch.url, Fetch.outcome)).all()
-    by_host = _host_owner(connection, names)
-    days = {str(row[2]) for row in (*with_article, *without)}
+    rows = connection.execute(
+        select(Fetch.crawl_run_id, func.min(CrawlRun.started_at), day, Fetch.source_id, Fetch.outcome, func.count())
+        .outerjoin(CrawlRun, CrawlRun.id == Fetch.crawl_run_id).where(Fetch.source_id.is_not(None))
+        .group_by(Fetch.crawl_run_id, day, Fetch.source_id, Fetch.outcome)).all()
+    days = {str(row[2]) for row in rows}
     buckets: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for rows, owner in ((with_article, names.get), (without, by_host)):
-        for run_id, started, when, key, outcome, count in rows:
-            name = owner(key)
-            if name is not None:
-                label = str(when) if len(days) >= MIN_DAYS_FOR_DAILY else _run_label(run_id, started)
-                buckets[name][label][outcome] += count
+    for run_id, started, when, source_id, outcome, count in rows:
+        label = str(when) if len(days) >= MIN_DAYS_FOR_DAILY else _run_label(run_id, started)
+        buckets[names[source_id]][label][outcome] += count
     for name, per_label in buckets.items():
         reports[name].visits = [VisitBucket(label, sum(c.values()), c["error"], c["skipped"])
                                 for label, c in sorted(per_label.items())]
@@ -168,17 +156,6 @@ def _run_label(run_id: int | None, started: Any) -> str:
     if started is None:
         return f"run {run_id}" if run_id is not None else "no run"
     return f"{str(started)[:16]} #{run_id}"  # a text on SQLite (min() of a column), a datetime elsewhere
-
-
-def _host_owner(connection: Connection, names: dict[int, str]):  # noqa: ANN202 - a str -> str | None function
-    """The source whose domains cover a URL's host (subdomains included), as the crawl decides."""
-    domains = [(d.lower(), names[source_id]) for source_id, listed in
-               connection.execute(select(SourceRow.id, SourceRow.domains)) for d in (listed or [])]
-
-    def owner(url: str) -> str | None:
-        host = (urlsplit(url).hostname or "").lower()
-        return next((name for d, name in domains if host == d or host.endswith("." + d)), None)
-    return owner
 
 
 def last_diffs(connection: Connection, article_ids: list[int]) -> dict[int, str]:
