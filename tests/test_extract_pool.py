@@ -9,6 +9,8 @@ import os
 import pickle
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -160,3 +162,32 @@ def test_the_workers_exit_with_a_crawl_killed_with_kill_9(generated, tmp_path):
     os.kill(crawl.pid, signal.SIGKILL)  # the crawl alone: its children must notice
     crawl.wait(timeout=30)
     wait_gone(spawned)
+
+
+SCRIPT_MAIN = """
+import multiprocessing, sys
+from concurrent.futures import ProcessPoolExecutor
+import scrapy.cmdline  # what the `scrapy` console script's top does
+from crawler.spawn import spawn_context
+from probe import scrapy_loaded
+
+if __name__ == "__main__":
+    for context in (multiprocessing.get_context("spawn"), spawn_context()):
+        with ProcessPoolExecutor(1, mp_context=context) as executor:
+            print(executor.submit(scrapy_loaded).result())
+    print(__spec__, __file__ == sys.argv[0])
+"""
+
+
+def test_helper_processes_do_not_rerun_the_scrapy_script(tmp_path):
+    """Spawned as the `scrapy` console script (README, cron), a plain spawn child re-runs that
+    script and imports all of Scrapy (the control line: Python's behaviour, pinned); the
+    extraction workers' and WARC writer's context does not, and leaves __main__ as it was."""
+    (tmp_path / "probe.py").write_text("import sys\n\ndef scrapy_loaded():\n    return 'scrapy' in sys.modules\n")
+    script = tmp_path / "crawl_script.py"
+    script.write_text(SCRIPT_MAIN)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[1])])}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["True", "False", "None True"]

@@ -27,6 +27,7 @@ from typing import Callable
 
 from ..dedup.fingerprint import fingerprint
 from ..sources import ExtractionRules
+from ..spawn import spawn_context
 from .article import Article, NotAnArticle, extract_article, extract_short_article
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ class ExtractPool:
 
     def _executor(self) -> tuple[ProcessPoolExecutor, Future]:
         """A worker process (started by its first task) and its warm-up."""
-        executor = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+        executor = ProcessPoolExecutor(max_workers=1, mp_context=spawn_context(),
                                        initializer=_watch_parent)
         return executor, executor.submit(_warm_up)
 

@@ -18,6 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Callable
 
+from ..spawn import spawn_context
 from .writer import Exchange, RecordRef, WarcWriter
 
 logger = logging.getLogger(__name__)
@@ -74,8 +75,8 @@ class WriterProcess:
         self.on_error = on_error or (lambda error, count: None)
 
     def _start(self) -> ProcessPoolExecutor:
-        # spawn: forking a process that runs a Twisted reactor is not safe
-        return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+        # spawned (crawler/spawn.py): forking a process that runs a Twisted reactor is not safe
+        return ProcessPoolExecutor(max_workers=1, mp_context=spawn_context(),
                                    initializer=_open, initargs=self.writer_args)
 
     def write(self, exchange: Exchange) -> Future:

@@ -28,7 +28,6 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from ..settings import WARC_MAX_SIZE, WARC_PREFIX  # the defaults live in one place
 from .repair import OPEN_SUFFIX, is_file_of, lock_exclusively, repair_directory
 
 logger = logging.getLogger(__name__)
@@ -77,8 +76,13 @@ class RecordRef:
 class WarcWriter:
     """Thread-safe writer of one directory of WARC files, rotated at ``max_size`` bytes."""
 
-    def __init__(self, directory: str | Path, max_size: int = WARC_MAX_SIZE, prefix: str = WARC_PREFIX,
+    def __init__(self, directory: str | Path, max_size: int | None = None, prefix: str | None = None,
                  fsync: bool = False):
+        if max_size is None or prefix is None:
+            # the defaults live in settings.py, imported only here: it imports Scrapy (~0.16 s),
+            # which the WARC writer process, given both values, never needs
+            from ..settings import WARC_MAX_SIZE, WARC_PREFIX
+            max_size, prefix = WARC_MAX_SIZE if max_size is None else max_size, prefix or WARC_PREFIX
         self.directory = Path(directory)
         self.max_size, self.prefix, self.fsync = max_size, prefix, fsync
         self.lock = threading.Lock()
