@@ -169,7 +169,10 @@ def _build_source(path: Path, name: str, entry: dict[str, Any], defaults: dict[s
 
 
 def _host_in(url: str, domain: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    return _host_matches((urlsplit(url).hostname or "").lower(), domain)
+
+
+def _host_matches(host: str, domain: str) -> bool:
     return host == domain or host.endswith("." + domain)
 
 
@@ -218,9 +221,10 @@ def _check_css(path: Path, where: str, key: str, selector: str) -> None:
 
 def source_for_url(sources: dict[str, Source], url: str) -> Source | None:
     """The source whose domains cover the URL's host, preferring the longest match."""
+    host = (urlsplit(url).hostname or "").lower()  # once: several lookups per crawled page
     best: tuple[int, Source] | None = None
     for source in sources.values():
         for domain in source.domains:
-            if _host_in(url, domain) and (best is None or len(domain) > best[0]):
+            if _host_matches(host, domain) and (best is None or len(domain) > best[0]):
                 best = (len(domain), source)
     return best[1] if best else None
