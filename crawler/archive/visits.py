@@ -1,5 +1,7 @@
 """The one path that stores visits, whatever their outcome (new, changed, unchanged,
-not_modified, gone, error, skipped): set-based, a batch per transaction.
+not_modified, gone, error, skipped): set-based, a batch per transaction. This module judges
+each visit and writes its fetch row, article and version; the links between articles are
+links.py's.
 
 A batch is resolved in two queries (the articles its URLs lead to, their newest
 versions); each page then costs only the statements its outcome needs (a new article:
@@ -42,27 +44,24 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..dedup import change_size, hamming, simhash_bands
-from ..dedup.fingerprint import NEAR_DUPLICATE_BITS, SIMHASH_BANDS, fingerprint
+from ..dedup.fingerprint import NEAR_DUPLICATE_BITS, fingerprint
 from ..diskfull import is_out_of_space
 from ..extract import Article
 from ..schedule import RevisitPolicy
-from .links import citation_values, insert_ignoring_duplicates
-from .models import (
-    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow, VersionAuthor,
-)
+
+# called as links.f(), never imported by name: bench/store_scaling.py times them there
+from . import links
+from .models import ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow, VersionAuthor
 from .records import FetchRecord
-from .store import Archive, own_url, utcnow
+from .store import Archive, own_url, pick_article, utcnow
 
 logger = logging.getLogger(__name__)
 GONE_STATUSES = (404, 410)
 QUIET_OUTCOMES = ("not_modified", "unchanged")
-# Near-duplicate candidates read per new version: a band value shared by more articles
-# than this is boilerplate, not evidence (keeps the lookup's cost flat in the archive).
-MAX_NEAR_DUPLICATE_CANDIDATES = 64
 ARTICLE_COLUMNS = ("id", "source_id", "url", "first_seen_at", "last_fetched_at", "last_changed_at", "etag",
                    "last_modified", "raw_hash", "gone_at", "revisit_step", "next_visit_at", "capture_record_id",
                    "capture_url", "capture_date", "capture_digest")
@@ -78,26 +77,6 @@ MAX_STORE_ATTEMPTS = 5
 POSTGRES_CONFLICTS = ("23505", "40001", "40P01")
 # sqlite3's extended codes: SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
 SQLITE_CONFLICTS = (1555, 2067)
-# Near-duplicate candidates of a new version: built once, so each call only binds values
-# (building it per call was ~1 ms of SQLAlchemy per new article, more than the query).
-# An OR of (band, value) pairs: SQLite searches its primary key per pair (MULTI-INDEX OR),
-# where a row-value IN scans the table.
-NEAR_DUPLICATES = (
-    select(SimhashBand.article_id, ArticleVersion.simhash, ArticleRow.first_seen_at)
-    .join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
-    .join(ArticleRow, ArticleRow.id == SimhashBand.article_id)
-    .where(or_(*((SimhashBand.band == band) & (SimhashBand.value == bindparam(f"band{band}"))
-                 for band in range(SIMHASH_BANDS))),
-           SimhashBand.article_id != bindparam("article_id"))
-    .limit(MAX_NEAR_DUPLICATE_CANDIDATES))
-# The archived articles some URL forms lead to, with their newest version's language (built
-# once, as NEAR_DUPLICATES: ~1 ms of SQLAlchemy per citing article when built per call).
-_NEWEST_LANGUAGE = (select(ArticleVersion.language).where(ArticleVersion.article_id == ArticleRow.id)
-                    .order_by(ArticleVersion.version.desc()).limit(1).correlate(ArticleRow).scalar_subquery())
-CITED_ARTICLES = (
-    select(ArticleUrl.url.label("form"), ArticleRow.id, ArticleRow.url, _NEWEST_LANGUAGE.label("language"))
-    .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id)
-    .where(ArticleUrl.url.in_(bindparam("forms", expanding=True))))
 
 
 @dataclass(frozen=True)
@@ -122,12 +101,6 @@ class _Verdict:
     note: str | None = None
     rule: str | None = None
     url: str | None = None  # the URL a new article is archived under (default: the page's canonical)
-
-
-def pick_article(forms: Sequence[str], found: Iterable[dict]) -> dict | None:
-    """The one tie-break when several archived articles match a URL's forms: the article
-    whose own URL is among the forms (the canonical match) wins, then the oldest."""
-    return min(found, key=lambda a: (a["url"] not in forms, a["id"]), default=None)
 
 
 def record_fetch(archive: Archive, record: FetchRecord) -> str:
@@ -477,7 +450,7 @@ class _Writer:
                                                          for u in new])
             self.by_url.update(dict.fromkeys(new, state))
 
-    # -- versions and links ---------------------------------------------------------
+    # -- versions -------------------------------------------------------------------
 
     def save_version(self, state: dict, article: Article, fetched_at: datetime, cause: str) -> tuple[str, dict]:
         """The outcome and the version: a new one, or the newest when nothing changed."""
@@ -506,7 +479,7 @@ class _Writer:
             for band, value in enumerate(simhash_bands(simhash))])
         self.authors += [{"version_id": version["id"], "position": position, "article_id": state["id"], "name": name}
                          for position, name in enumerate(article.authors)]
-        citations = [dict(c, version_id=version["id"], article_id=state["id"]) for c in citation_values(article)]
+        citations = [dict(c, version_id=version["id"], article_id=state["id"]) for c in links.citation_values(article)]
         if citations:
             self.connection.execute(insert(Citation), citations)
         for citation in citations:
@@ -516,54 +489,10 @@ class _Writer:
         self.latest[state["id"]] = version
         state["last_changed_at"] = fetched_at
         self.dirty[state["id"]] = state
-        self._link(state, version["id"], simhash, article.language, [c["url"] for c in citations if c["url"]])
+        cited_by = {c for url, a in self.by_url.items() if a is state for c in self.citing.get(url, ())}
+        links.link_version(self.connection, state, simhash, article.language, [c["url"] for c in citations if c["url"]],
+                           cited_by, self.url_forms, self.now)
         return ("changed" if latest else "new"), version
-
-    def _link(self, state: dict, version_id: int, simhash: int, language: str | None, cited: list[str]) -> None:
-        """Link a new version's article to its near-duplicates, to what it cites, and the
-        articles archived earlier that cite it."""
-        links = [(later, earlier, "duplicate_of", 1 - distance / 64)
-                 for later, earlier, distance in self._near_duplicates(state, simhash)]
-        links += [(state["id"], other, _citation_kind(language, other_language), 1.0)
-                  for other, other_language in self._cited(cited) if other != state["id"]]
-        citing = {c for url, a in self.by_url.items() if a is state for c in self.citing.get(url, ())}
-        links += [(other, state["id"], _citation_kind(other_language, language), 1.0)
-                  for other, other_language in sorted(citing, key=str) if other != state["id"]]
-        if links:
-            rows = {(f, t, k): {"from_article_id": f, "to_article_id": t, "kind": k, "score": s,
-                                "detected_at": self.now} for f, t, k, s in links}
-            self.connection.execute(insert_ignoring_duplicates(self.connection, ArticleLink), list(rows.values()))
-
-    def _near_duplicates(self, state: dict, simhash: int) -> list[tuple[int, int, int]]:
-        """(later, earlier, distance) per other article with a version within
-        NEAR_DUPLICATE_BITS: one lookup on the band index (its primary key), never a scan."""
-        if simhash == 0:
-            return []
-        values = {f"band{band}": value for band, value in enumerate(simhash_bands(simhash))}
-        best: dict[int, tuple[int, datetime]] = {}
-        for other_id, other, seen in self.connection.execute(NEAR_DUPLICATES, {"article_id": state["id"], **values}):
-            distance = hamming(simhash, other)
-            if distance <= NEAR_DUPLICATE_BITS and distance < best.get(other_id, (65,))[0]:
-                best[other_id] = (distance, seen)
-        found = []
-        for other, (distance, seen) in sorted(best.items()):
-            earlier, later = sorted([(state["first_seen_at"], state["id"]), (seen, other)])
-            found.append((later[1], earlier[1], distance))
-        return found
-
-    def _cited(self, urls: list[str]) -> list[tuple[int, str | None]]:
-        """The archived articles these URLs lead to, with their newest version's language."""
-        if not urls:
-            return []
-        forms = {u: list(dict.fromkeys(self.url_forms(u))) for u in urls}
-        rows = self.connection.execute(CITED_ARTICLES, {"forms": sorted({f for fs in forms.values() for f in fs})})
-        rows = rows.mappings().all()
-        found = []
-        for fs in forms.values():
-            best = pick_article(fs, [dict(r) for r in rows if r["form"] in fs])
-            if best is not None:
-                found.append((best["id"], best["language"]))
-        return found
 
     # -- writing what the batch decided ----------------------------------------------
 
@@ -602,8 +531,3 @@ def _fetch_row(record: FetchRecord, outcome: str | None, error: str | None, warc
            "source_id": source_id, "body_source": record.article.body_source if record.article is not None else None}
     return row | (record.warc_columns() if warc else dict.fromkeys(FETCH_KEYS[8:]))
 
-
-def _citation_kind(citing_language: str | None, cited_language: str | None) -> str:
-    if citing_language and cited_language and citing_language != cited_language:
-        return "translation_of"
-    return "cites"
