@@ -20,6 +20,7 @@ from .models import (
     ArticleRow,
     ArticleUrl,
     ArticleVersion,
+    Citation,
     SimhashBand,
 )
 from .store import pick_article
@@ -66,6 +67,14 @@ def insert_ignoring_duplicates(connection: Connection, model: type):  # noqa: AN
     batch) is one row, without a lookup per link first."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(model).on_conflict_do_nothing()
+
+
+def citing_versions(connection: Connection, forms: Sequence[str]) -> list[tuple[str, int, str | None]]:
+    """(cited URL, citing article id, its language) of the archived versions that cite one
+    of these URL forms: links for the articles a batch archives under them."""
+    return connection.execute(
+        select(Citation.url, ArticleVersion.article_id, ArticleVersion.language)
+        .join(ArticleVersion, ArticleVersion.id == Citation.version_id).where(Citation.url.in_(forms))).all()
 
 
 def link_version(connection: Connection, article: dict, simhash: int, language: str | None, cites: list[str],

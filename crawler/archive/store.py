@@ -8,7 +8,7 @@ the verbs are functions in small modules, each one transaction:
 - discoveries.py: record_discoveries
 - schedule.py: due_articles
 - visits.py: record_fetch, record_fetches, save_reextraction (the versioning rules)
-  (in their transaction, links.py writes the links between articles)
+  (in their transaction, versions.py writes a version's rows and links.py its links)
 - validators.py: validators, validators_of (what a conditional re-fetch needs)
 - readers.py: article_for, versions_of, links_of, count
 - search.py: search
