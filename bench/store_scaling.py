@@ -11,8 +11,9 @@ article_versions with 3-6 KB texts -- the FTS5 trigger fires --, simhash_bands, 
 Then record_fetches stores, in batches of --batch: --new new articles (distinct
 ~4 KB texts, new URLs, every 5th citing an archived article) and as many unchanged
 re-visits of archived articles. Per-article time = batch time / batch size. SQL time per
-statement and time per archive/visits.py function show which statement scales. Prints figures,
-the query plans of the store's lookups, and writes bench/out/store_scaling.json.
+statement and time per function of archive/visits.py, versions.py and links.py show which
+statement scales. Prints figures, the query plans of the store's lookups, and writes
+bench/out/store_scaling.json.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import random
 import statistics
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -33,7 +35,7 @@ sys.path[:0] = [str(PROJECT_ROOT), str(Path(__file__).resolve().parent)]
 
 from sqlalchemy import event, select  # noqa: E402
 
-from crawler.archive import visits  # noqa: E402
+from crawler.archive import links, versions, visits  # noqa: E402
 from crawler.archive.models import ArticleRow, ArticleUrl, ArticleVersion, SimhashBand  # noqa: E402
 from crawler.archive.records import FetchRecord  # noqa: E402
 from crawler.archive.runs import start_run  # noqa: E402
@@ -50,9 +52,12 @@ from timing import code_state, scratch_dir, function_timer, per_item, sql_timer,
 TARGET_RATIO = 1.2
 BASE_TIME = datetime(2025, 1, 1, tzinfo=timezone.utc)
 CHUNK = 5000  # rows per executemany
-STORE_FUNCTIONS = ["_citation_kind", "_fetch_row"]
-WRITER_METHODS = ["_resolve_batch", "article_for_version", "_same_text_elsewhere_in_source", "save_version", "_link",
-                  "_near_duplicates", "_cited", "remember_urls", "flush"]
+# The store's functions timed (inclusive), per module or class; shown as "versions.save_version".
+TIMED = ((visits, ["_fetch_row"]),
+         (visits._Writer, ["_resolve_batch", "article_for_version", "_same_text_elsewhere_in_source", "remember_urls",
+                           "flush"]),
+         (versions, ["save_version", "write_authors"]),
+         (links, ["link_version", "near_duplicates", "cited_articles", "citation_kind"]))
 
 
 def parse_args() -> argparse.Namespace:
@@ -215,15 +220,16 @@ def build_archive(args: argparse.Namespace, size: int, words: list[str], work: P
 
 def timed_batch(archive: Archive, chunk: list[FetchRecord], totals: dict) -> None:
     """Store one batch; add its per-article ms, outcomes, SQL and function times to ``totals``."""
-    with sql_timer(archive.engine) as sql, function_timer(visits, STORE_FUNCTIONS) as functions, \
-            function_timer(visits._Writer, WRITER_METHODS) as methods:
+    with sql_timer(archive.engine) as sql, ExitStack() as timers:
+        functions = {f"{owner.__name__.rsplit('.', 1)[-1]}.{name}": entry for owner, names in TIMED
+                     for name, entry in timers.enter_context(function_timer(owner, names)).items()}
         started = time.perf_counter()
         outcomes = record_fetches(archive, chunk)
         totals["per_article"].append(1000 * (time.perf_counter() - started) / len(chunk))
     for outcome in outcomes:
         outcome = getattr(outcome, "outcome", outcome)  # a Stored record, or (before) its outcome string
         totals["outcomes"][outcome] = totals["outcomes"].get(outcome, 0) + 1
-    for target, stats in ((totals["sql"], sql), (totals["functions"], {**functions, **methods})):
+    for target, stats in ((totals["sql"], sql), (totals["functions"], functions)):
         for key, (calls, seconds) in stats.items():
             entry = target.setdefault(key, [0, 0.0])
             entry[0] += calls
@@ -279,7 +285,7 @@ def explain(connection, sql: str, parameters=()) -> list[str]:  # noqa: ANN001
 
 
 def explicit_plans(archive: Archive, article: Article) -> dict[str, list[str]]:
-    """The near-duplicate candidate query and the URL lookup, built as archive/readers.py and visits.py build them."""
+    """The near-duplicate candidate query and the URL lookup, built as archive/readers.py and links.py build them."""
     fingerprint = 0x5DEECE66D1234567
     clauses = [(SimhashBand.band == b) & (SimhashBand.value == v) for b, v in enumerate(simhash_bands(fingerprint))]
     near = (select(SimhashBand.article_id, ArticleVersion.simhash)
@@ -290,7 +296,7 @@ def explicit_plans(archive: Archive, article: Article) -> dict[str, list[str]]:
     with archive.engine.connect() as connection:
         return {name: explain(connection, str(statement.compile(archive.engine,
                                                                 compile_kwargs={"literal_binds": True})))
-                for name, statement in (("near-duplicate candidates (_near_duplicates)", near),
+                for name, statement in (("near-duplicate candidates (links.near_duplicates)", near),
                                         ("URL lookup (_find_article)", lookup))}
 
 

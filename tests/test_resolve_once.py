@@ -6,8 +6,8 @@ from scrapy import Request
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
+from crawler.archive.store import pick_article
 from crawler.archive.validators import Validators
-from crawler.archive.visits import pick_article
 from crawler.middlewares.conditional import KNOWN, KNOWN_RAW_HASH, ConditionalRequestMiddleware, \
     PrefetchValidatorsMiddleware
 from crawler.spiders.base import _article_id

@@ -8,6 +8,7 @@ the verbs are functions in small modules, each one transaction:
 - discoveries.py: record_discoveries
 - schedule.py: due_articles
 - visits.py: record_fetch, record_fetches, save_reextraction (the versioning rules)
+  (in their transaction, versions.py writes a version's rows and links.py its links)
 - validators.py: validators, validators_of (what a conditional re-fetch needs)
 - readers.py: article_for, versions_of, links_of, count
 - search.py: search
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import sessionmaker
@@ -96,6 +97,12 @@ def url_forms(url: str, sources: dict[str, Source]) -> list[str]:
     source's rules (zingnews.vn -> znews.vn)."""
     source = source_for_url(sources, url)
     return [url, canonicalize_url(url)] + ([source.canonical(url)] if source else [])
+
+
+def pick_article(forms: Sequence[str], found: Iterable[dict]) -> dict | None:
+    """The one tie-break when several archived articles match a URL's forms: the article
+    whose own URL is among the forms (the canonical match) wins, then the oldest."""
+    return min(found, key=lambda a: (a["url"] not in forms, a["id"]), default=None)
 
 
 def own_url(sources: dict[str, Source], url: str) -> str:

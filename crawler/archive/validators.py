@@ -10,8 +10,7 @@ from typing import Any, Iterable, Sequence
 from sqlalchemy import Row, bindparam, select
 
 from .models import ArticleRow, ArticleUrl
-from .store import Archive
-from .visits import pick_article
+from .store import Archive, pick_article
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
 """The one path that stores visits, whatever their outcome (new, changed, unchanged,
-not_modified, gone, error, skipped): set-based, a batch per transaction.
+not_modified, gone, error, skipped): set-based, a batch per transaction. This module judges
+each visit and writes its fetch row and article; a version's rows are versions.py's, the
+links between articles links.py's.
 
 A batch is resolved in two queries (the articles its URLs lead to, their newest
 versions); each page then costs only the statements its outcome needs (a new article:
@@ -42,31 +44,27 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..dedup import change_size, hamming, simhash_bands
-from ..dedup.fingerprint import NEAR_DUPLICATE_BITS, SIMHASH_BANDS, fingerprint
+from ..dedup import hamming
+from ..dedup.fingerprint import NEAR_DUPLICATE_BITS, fingerprint
 from ..diskfull import is_out_of_space
 from ..extract import Article
 from ..schedule import RevisitPolicy
-from .links import citation_values, insert_ignoring_duplicates
-from .models import (
-    ArticleLink, ArticleRow, ArticleUrl, ArticleVersion, Citation, Fetch, SimhashBand, SourceRow, VersionAuthor,
-)
+
+# called as versions.f(), never imported by name: bench/store_scaling.py times them there
+from . import versions
+from .models import ArticleRow, ArticleUrl, ArticleVersion, Fetch, SourceRow
 from .records import FetchRecord
-from .store import Archive, own_url, utcnow
+from .store import Archive, own_url, pick_article, utcnow
 
 logger = logging.getLogger(__name__)
 GONE_STATUSES = (404, 410)
 QUIET_OUTCOMES = ("not_modified", "unchanged")
-# Near-duplicate candidates read per new version: a band value shared by more articles
-# than this is boilerplate, not evidence (keeps the lookup's cost flat in the archive).
-MAX_NEAR_DUPLICATE_CANDIDATES = 64
 ARTICLE_COLUMNS = ("id", "source_id", "url", "first_seen_at", "last_fetched_at", "last_changed_at", "etag",
                    "last_modified", "raw_hash", "gone_at", "revisit_step", "next_visit_at", "capture_record_id",
                    "capture_url", "capture_date", "capture_digest")
-LATEST_COLUMNS = ("id", "version", "content_hash", "text", "published_at")
 FETCH_KEYS = ("crawl_run_id", "url", "article_id", "version_id", "fetched_at", "http_status", "outcome", "error",
               "warc_filename", "warc_offset", "warc_length", "warc_record_id", "warc_record_type")
 UrlForms = Callable[[str], Sequence[str]]
@@ -78,26 +76,6 @@ MAX_STORE_ATTEMPTS = 5
 POSTGRES_CONFLICTS = ("23505", "40001", "40P01")
 # sqlite3's extended codes: SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE
 SQLITE_CONFLICTS = (1555, 2067)
-# Near-duplicate candidates of a new version: built once, so each call only binds values
-# (building it per call was ~1 ms of SQLAlchemy per new article, more than the query).
-# An OR of (band, value) pairs: SQLite searches its primary key per pair (MULTI-INDEX OR),
-# where a row-value IN scans the table.
-NEAR_DUPLICATES = (
-    select(SimhashBand.article_id, ArticleVersion.simhash, ArticleRow.first_seen_at)
-    .join(ArticleVersion, ArticleVersion.id == SimhashBand.version_id)
-    .join(ArticleRow, ArticleRow.id == SimhashBand.article_id)
-    .where(or_(*((SimhashBand.band == band) & (SimhashBand.value == bindparam(f"band{band}"))
-                 for band in range(SIMHASH_BANDS))),
-           SimhashBand.article_id != bindparam("article_id"))
-    .limit(MAX_NEAR_DUPLICATE_CANDIDATES))
-# The archived articles some URL forms lead to, with their newest version's language (built
-# once, as NEAR_DUPLICATES: ~1 ms of SQLAlchemy per citing article when built per call).
-_NEWEST_LANGUAGE = (select(ArticleVersion.language).where(ArticleVersion.article_id == ArticleRow.id)
-                    .order_by(ArticleVersion.version.desc()).limit(1).correlate(ArticleRow).scalar_subquery())
-CITED_ARTICLES = (
-    select(ArticleUrl.url.label("form"), ArticleRow.id, ArticleRow.url, _NEWEST_LANGUAGE.label("language"))
-    .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id)
-    .where(ArticleUrl.url.in_(bindparam("forms", expanding=True))))
 
 
 @dataclass(frozen=True)
@@ -122,12 +100,6 @@ class _Verdict:
     note: str | None = None
     rule: str | None = None
     url: str | None = None  # the URL a new article is archived under (default: the page's canonical)
-
-
-def pick_article(forms: Sequence[str], found: Iterable[dict]) -> dict | None:
-    """The one tie-break when several archived articles match a URL's forms: the article
-    whose own URL is among the forms (the canonical match) wins, then the oldest."""
-    return min(found, key=lambda a: (a["url"] not in forms, a["id"]), default=None)
 
 
 def record_fetch(archive: Archive, record: FetchRecord) -> str:
@@ -213,7 +185,11 @@ def store_reextraction(connection: Connection, article_id: int, article: Article
         savepoint = connection.begin_nested()
         try:
             writer = _Writer(connection, [], url_forms, policy, str, now)
-            outcome, version = writer.save_version(writer.load_article(article_id), article, captured_at, "reextract")
+            state = writer.load_article(article_id)
+            outcome, version = versions.save_version(connection, writer.known, state, article, captured_at,
+                                                     "reextract", writer.by_url)
+            if outcome != "unchanged":  # the new version set the article's last_changed_at
+                writer.dirty[state["id"]] = state
             writer.flush()
             savepoint.commit()
             return outcome, version["version"]
@@ -234,13 +210,13 @@ class _Writer:
     now: datetime
     articles: dict[int, dict] = field(default_factory=dict)  # article id -> its state (one dict per article)
     by_url: dict[str, dict] = field(default_factory=dict)  # archived URL -> its article's state
-    latest: dict[int, dict] = field(default_factory=dict)  # article id -> its newest version
     fetches: list[dict] = field(default_factory=list)
-    authors: list[dict] = field(default_factory=list)  # version_authors rows of the batch's new versions
     dirty: dict[int, dict] = field(default_factory=dict)  # articles to update, by id
-    citing: dict[str, list] = field(default_factory=dict)  # cited URL -> [(citing article id, language)]
-    same_text: dict[tuple[int, str], int] = field(default_factory=dict)  # (source id, newest text hash) -> id
     retry_conflicts: bool = False  # a page that lost a race fails the batch, which is stored again
+    known: versions.VersionBatch = field(init=False)  # newest versions, texts, citations; author rows to write
+
+    def __post_init__(self) -> None:
+        self.known = versions.VersionBatch(self.url_forms, self.now)
 
     def store(self, isolated: bool) -> list[Stored]:
         self.source_ids = dict(self.connection.execute(select(SourceRow.name, SourceRow.id)).all())
@@ -255,8 +231,7 @@ class _Writer:
         """One page in its own savepoint: a failure is rolled back alone and stored as an
         ``error`` fetch naming the problem."""
         copies = {i: dict(a) for i, a in self.articles.items()}
-        before = (copies, {url: copies[a["id"]] for url, a in self.by_url.items()}, dict(self.latest),
-                  {url: list(c) for url, c in self.citing.items()}, dict(self.same_text))
+        before = (copies, {url: copies[a["id"]] for url, a in self.by_url.items()}, self.known.copy())
         try:
             with self.connection.begin_nested():
                 stored = self.visit(record)
@@ -265,8 +240,8 @@ class _Writer:
         except STORE_ERRORS as exc:
             if is_out_of_space(exc) or (self.retry_conflicts and is_conflict(exc)):
                 raise
-            self.articles, self.by_url, self.latest, self.citing, self.same_text = before
-            self.fetches, self.dirty, self.authors = [], {}, []
+            self.articles, self.by_url, self.known = before
+            self.fetches, self.dirty, self.known.authors = [], {}, []
             exc = getattr(exc, "orig", None) or exc  # the cause, not the SQL statement
             logger.error("archive: could not store %s: %s", record.url, exc)
             error = f"archive rejected the extracted article: {exc}"
@@ -286,44 +261,11 @@ class _Writer:
                 .join(ArticleRow, ArticleRow.id == ArticleUrl.article_id).where(ArticleUrl.url.in_(forms)))
             for row in rows.mappings():
                 self.by_url[row["form"]] = self.articles.setdefault(row["id"], {c: row[c] for c in ARTICLE_COLUMNS})
-            self._load_latest(self.articles)
+            versions.load_latest(self.connection, self.known, self.articles)
         extracted = [r for r in self.records if r.article is not None]
         if extracted:
-            self._load_citing(forms)
-            self._load_same_text({self.digest(r.article) for r in extracted})
-
-    def _load_citing(self, forms: list[str]) -> None:
-        """Versions already archived that cite one of the batch's URLs (links for the
-        articles this batch archives; those it archives itself are added as they are)."""
-        rows = self.connection.execute(
-            select(Citation.url, ArticleVersion.article_id, ArticleVersion.language)
-            .join(ArticleVersion, ArticleVersion.id == Citation.version_id).where(Citation.url.in_(forms)))
-        for url, article_id, language in rows:
-            self.citing.setdefault(url, []).append((article_id, language))
-
-    def _load_same_text(self, digests: set[str]) -> None:
-        """Articles whose newest version has one of the batch's texts: the same source
-        serving the identical article under another URL is one article."""
-        newest = (select(func.max(ArticleVersion.version)).where(ArticleVersion.article_id == ArticleRow.id)
-                  .correlate(ArticleRow).scalar_subquery())
-        rows = self.connection.execute(
-            select(ArticleRow.source_id, ArticleVersion.content_hash, func.min(ArticleRow.id))
-            .join(ArticleVersion).where(ArticleVersion.content_hash.in_(digests), ArticleVersion.version == newest)
-            .group_by(ArticleRow.source_id, ArticleVersion.content_hash))
-        self.same_text.update({(source_id, digest): article_id for source_id, digest, article_id in rows})
-
-    def _load_latest(self, ids: Iterable[int]) -> None:
-        ids = set(ids) - set(self.latest)
-        if not ids:
-            return
-        newest = (select(ArticleVersion.article_id, func.max(ArticleVersion.version).label("version"))
-                  .where(ArticleVersion.article_id.in_(ids)).group_by(ArticleVersion.article_id).subquery())
-        rows = self.connection.execute(
-            select(ArticleVersion.article_id, *(getattr(ArticleVersion, c) for c in LATEST_COLUMNS))
-            .join(newest, (newest.c.article_id == ArticleVersion.article_id)
-                  & (newest.c.version == ArticleVersion.version)))
-        for row in rows.mappings():
-            self.latest[row["article_id"]] = {c: row[c] for c in LATEST_COLUMNS}
+            versions.load_citing(self.connection, self.known, forms)
+            versions.load_same_text(self.connection, self.known, {versions.digest(r.article) for r in extracted})
 
     def resolved(self, record: FetchRecord) -> dict | None:
         """The article the visit's request was resolved to before it was sent, if it was;
@@ -331,11 +273,6 @@ class _Writer:
         if record.article_id is not None:
             return self.load_article(record.article_id)
         return self.find(record.url, *record.urls)
-
-    @staticmethod
-    def digest(article: Article) -> str:
-        """The article's content hash (computed once, by the extraction worker in a crawl)."""
-        return fingerprint(article).content_hash
 
     def find(self, *urls: str) -> dict | None:
         forms = list(dict.fromkeys(f for u in urls if u for f in self.url_forms(u)))
@@ -349,7 +286,7 @@ class _Writer:
         row = self.connection.execute(select(*(getattr(ArticleRow, c) for c in ARTICLE_COLUMNS))
                                       .where(ArticleRow.id == article_id)).mappings().one()
         state = self.articles[article_id] = dict(row)
-        self._load_latest([article_id])
+        versions.load_latest(self.connection, self.known, [article_id])
         return state
 
     # -- one visit ------------------------------------------------------------------
@@ -362,7 +299,8 @@ class _Writer:
             state, fetch["error"] = verdict.article, verdict.note
             if verdict.trusted:
                 state = self.article_for_version(record, state, verdict.url)
-                fetch["outcome"], version = self.save_version(state, record.article, record.fetched_at, record.cause)
+                fetch["outcome"], version = versions.save_version(self.connection, self.known, state, record.article,
+                                                                  record.fetched_at, record.cause, self.by_url)
                 fetch["version_id"] = version["id"]
             else:
                 fetch["outcome"] = "skipped"
@@ -373,7 +311,7 @@ class _Writer:
             fetch["article_id"] = state["id"]
             if fetch["outcome"] not in ("error", "skipped"):
                 state["last_fetched_at"] = max(state["last_fetched_at"], record.fetched_at)
-            latest = self.latest.get(state["id"])
+            latest = self.known.latest.get(state["id"])
             born_at = (latest["published_at"] if latest else None) or state["first_seen_at"]
             state["revisit_step"], state["next_visit_at"] = self.policy.next_visit(
                 record.fetched_at, state["revisit_step"] or 0, fetch["outcome"], born_at)
@@ -388,7 +326,7 @@ class _Writer:
             state["gone_at"] = state["gone_at"] or record.fetched_at
             return "gone"
         if record.outcome in QUIET_OUTCOMES:
-            latest = self.latest.get(state["id"]) if state is not None else None
+            latest = self.known.latest.get(state["id"]) if state is not None else None
             if latest is None:
                 fetch["error"] = f"{record.outcome} reported for {record.url}, which is not in the archive"
                 return "error"
@@ -430,11 +368,11 @@ class _Writer:
     def _is_same_article(self, article_id: int, article: Article) -> bool:
         """Whether ``article`` is one of the article's versions, or nearly (SimHash within
         NEAR_DUPLICATE_BITS: what the archive calls a near-duplicate)."""
-        digest, simhash = self.digest(article), fingerprint(article).simhash
-        versions = self.connection.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
-                                           .where(ArticleVersion.article_id == article_id))
+        digest, simhash = versions.digest(article), fingerprint(article).simhash
+        rows = self.connection.execute(select(ArticleVersion.content_hash, ArticleVersion.simhash)
+                                       .where(ArticleVersion.article_id == article_id))
         return any(content_hash == digest or hamming(simhash, other) <= NEAR_DUPLICATE_BITS
-                   for content_hash, other in versions)
+                   for content_hash, other in rows)
 
     def article_for_version(self, record: FetchRecord, state: dict | None, url: str | None) -> dict:
         """``state`` (the article the visit belongs to, if known) or a new article under
@@ -462,12 +400,12 @@ class _Writer:
         return state
 
     def _same_text_elsewhere_in_source(self, source_id: int, article: Article) -> dict | None:
-        digest = self.digest(article)
-        found = self.same_text.get((source_id, digest))
+        digest = versions.digest(article)
+        found = self.known.same_text.get((source_id, digest))
         if found is None:
             return None
         state = self.load_article(found)
-        newest = self.latest.get(found)  # a later version in this batch may have moved on
+        newest = self.known.latest.get(found)  # a later version in this batch may have moved on
         return state if newest is not None and newest["content_hash"] == digest else None
 
     def remember_urls(self, state: dict, urls: Iterable[str], seen_at: datetime) -> None:
@@ -477,109 +415,20 @@ class _Writer:
                                                          for u in new])
             self.by_url.update(dict.fromkeys(new, state))
 
-    # -- versions and links ---------------------------------------------------------
-
-    def save_version(self, state: dict, article: Article, fetched_at: datetime, cause: str) -> tuple[str, dict]:
-        """The outcome and the version: a new one, or the newest when nothing changed."""
-        latest, digest = self.latest.get(state["id"]), self.digest(article)
-        if latest is not None and latest["content_hash"] == digest:
-            return "unchanged", latest
-        earlier = None
-        if latest is not None:  # a return to an earlier state points at it
-            earlier = self.connection.scalar(select(func.min(ArticleVersion.version)).where(
-                ArticleVersion.article_id == state["id"], ArticleVersion.content_hash == digest))
-        size = change_size(latest["text"] if latest else None, article.text)
-        simhash = fingerprint(article).simhash
-        version = {"version": (latest["version"] if latest else 0) + 1, "content_hash": digest,
-                   "text": article.text, "published_at": article.published_at}
-        # parameters of one constant statement, not .values(): SQLAlchemy then reuses its compiled form
-        version["id"] = self.connection.execute(insert(ArticleVersion), dict(
-            article_id=state["id"], version=version["version"], fetched_at=fetched_at, title=article.title,
-            authors=list(article.authors), published_at=article.published_at, modified_at=article.modified_at,
-            language=article.language, section=article.section, tags=list(article.tags), summary=article.summary,
-            text=article.text, cited_url=article.cited_url, content_hash=digest, same_as_version=earlier,
-            simhash=simhash, extractor_version=article.extractor_version, cause=cause,
-            chars_added=size.chars_added, chars_removed=size.chars_removed, words_added=size.words_added,
-            words_removed=size.words_removed)).inserted_primary_key[0]
-        self.connection.execute(insert(SimhashBand), [
-            {"band": band, "value": value, "version_id": version["id"], "article_id": state["id"]}
-            for band, value in enumerate(simhash_bands(simhash))])
-        self.authors += [{"version_id": version["id"], "position": position, "article_id": state["id"], "name": name}
-                         for position, name in enumerate(article.authors)]
-        citations = [dict(c, version_id=version["id"], article_id=state["id"]) for c in citation_values(article)]
-        if citations:
-            self.connection.execute(insert(Citation), citations)
-        for citation in citations:
-            if citation["url"]:
-                self.citing.setdefault(citation["url"], []).append((state["id"], article.language))
-        self.same_text[(state["source_id"], digest)] = state["id"]
-        self.latest[state["id"]] = version
-        state["last_changed_at"] = fetched_at
-        self.dirty[state["id"]] = state
-        self._link(state, version["id"], simhash, article.language, [c["url"] for c in citations if c["url"]])
-        return ("changed" if latest else "new"), version
-
-    def _link(self, state: dict, version_id: int, simhash: int, language: str | None, cited: list[str]) -> None:
-        """Link a new version's article to its near-duplicates, to what it cites, and the
-        articles archived earlier that cite it."""
-        links = [(later, earlier, "duplicate_of", 1 - distance / 64)
-                 for later, earlier, distance in self._near_duplicates(state, simhash)]
-        links += [(state["id"], other, _citation_kind(language, other_language), 1.0)
-                  for other, other_language in self._cited(cited) if other != state["id"]]
-        citing = {c for url, a in self.by_url.items() if a is state for c in self.citing.get(url, ())}
-        links += [(other, state["id"], _citation_kind(other_language, language), 1.0)
-                  for other, other_language in sorted(citing, key=str) if other != state["id"]]
-        if links:
-            rows = {(f, t, k): {"from_article_id": f, "to_article_id": t, "kind": k, "score": s,
-                                "detected_at": self.now} for f, t, k, s in links}
-            self.connection.execute(insert_ignoring_duplicates(self.connection, ArticleLink), list(rows.values()))
-
-    def _near_duplicates(self, state: dict, simhash: int) -> list[tuple[int, int, int]]:
-        """(later, earlier, distance) per other article with a version within
-        NEAR_DUPLICATE_BITS: one lookup on the band index (its primary key), never a scan."""
-        if simhash == 0:
-            return []
-        values = {f"band{band}": value for band, value in enumerate(simhash_bands(simhash))}
-        best: dict[int, tuple[int, datetime]] = {}
-        for other_id, other, seen in self.connection.execute(NEAR_DUPLICATES, {"article_id": state["id"], **values}):
-            distance = hamming(simhash, other)
-            if distance <= NEAR_DUPLICATE_BITS and distance < best.get(other_id, (65,))[0]:
-                best[other_id] = (distance, seen)
-        found = []
-        for other, (distance, seen) in sorted(best.items()):
-            earlier, later = sorted([(state["first_seen_at"], state["id"]), (seen, other)])
-            found.append((later[1], earlier[1], distance))
-        return found
-
-    def _cited(self, urls: list[str]) -> list[tuple[int, str | None]]:
-        """The archived articles these URLs lead to, with their newest version's language."""
-        if not urls:
-            return []
-        forms = {u: list(dict.fromkeys(self.url_forms(u))) for u in urls}
-        rows = self.connection.execute(CITED_ARTICLES, {"forms": sorted({f for fs in forms.values() for f in fs})})
-        rows = rows.mappings().all()
-        found = []
-        for fs in forms.values():
-            best = pick_article(fs, [dict(r) for r in rows if r["form"] in fs])
-            if best is not None:
-                found.append((best["id"], best["language"]))
-        return found
-
     # -- writing what the batch decided ----------------------------------------------
 
     def flush(self) -> None:
         """The batch's fetch rows, authors and article updates: one executemany each."""
         if self.fetches:
             self.connection.execute(insert(Fetch), self.fetches)
-        if self.authors:
-            self.connection.execute(insert(VersionAuthor), self.authors)
+        versions.write_authors(self.connection, self.known)
         if self.dirty:
             columns = [c for c in ARTICLE_COLUMNS if c not in ("id", "source_id", "url", "first_seen_at")]
             self.connection.execute(
                 update(ArticleRow).where(ArticleRow.id == bindparam("b_id"))
                 .values({c: bindparam(f"b_{c}") for c in columns}),
                 [{"b_id": s["id"], **{f"b_{c}": s[c] for c in columns}} for s in self.dirty.values()])
-        self.fetches, self.dirty, self.authors = [], {}, []
+        self.fetches, self.dirty = [], {}
 
 
 def _take_validators(state: dict, record: FetchRecord) -> None:
@@ -601,9 +450,3 @@ def _fetch_row(record: FetchRecord, outcome: str | None, error: str | None, warc
            "fetched_at": record.fetched_at, "http_status": record.http_status, "outcome": outcome, "error": error,
            "source_id": source_id, "body_source": record.article.body_source if record.article is not None else None}
     return row | (record.warc_columns() if warc else dict.fromkeys(FETCH_KEYS[8:]))
-
-
-def _citation_kind(citing_language: str | None, cited_language: str | None) -> str:
-    if citing_language and cited_language and citing_language != cited_language:
-        return "translation_of"
-    return "cites"
