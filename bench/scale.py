@@ -93,14 +93,16 @@ def fresh_archive(args: argparse.Namespace, work: Path, name: str) -> str:
 
     url = args.archive_url or f"sqlite:///{work / name / 'archive.db'}"
     if args.archive_url:
-        from sqlalchemy import MetaData, create_engine, text
+        from sqlalchemy import create_engine, text
 
         engine = create_engine(args.archive_url)
-        with engine.begin() as connection:  # everything in the database: tables, views, Alembic's version
-            connection.execute(text("DROP VIEW IF EXISTS latest_versions"))
-            metadata = MetaData()
-            metadata.reflect(connection)
-            metadata.drop_all(connection)
+        with engine.begin() as connection:
+            # everything in the schema: tables, views, Alembic's version, and what 0009 made besides
+            # tables (the archive_search text search configuration, the unaccent extension, the
+            # trigger function), which a reflected drop_all left behind for the next migration to trip on
+            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         engine.dispose()
     Archive.open(url).close()
     return url
