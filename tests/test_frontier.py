@@ -281,3 +281,26 @@ def test_runs_carry_over_what_a_dead_run_left(frontier):
 def _read(process: subprocess.Popen) -> str:
     process.log.seek(0)
     return process.log.read()
+
+
+def test_take_releases_and_leases_in_one_round_trip(frontier):
+    """Run.take (the scheduler's only pop): the entries a process is done with are released,
+    up to ``count`` entries are leased to it, and the queue's remaining length comes back; a
+    leased entry is never handed to another process, and a dead one's come back."""
+    server, prefix = frontier
+    base = run_key(prefix, "sources", {})
+    first, second = Run(server, base, "first", ttl_ms=200), Run(server, base, "second", ttl_ms=60_000)
+    assert first.join(True, "sources", {}) == 1 and second.join(True, "sources", {}) == 1
+    entries = [f"{n:040d}request-{n}".encode() for n in range(5)]
+    for n, entry in enumerate(entries):
+        assert first.push(f"{n:040d}", 0, entry, True)
+    taken, left = first.take(4)
+    assert taken == entries[:4] and left == 1
+    assert second.take(4) == ([entries[4]], 0)
+    assert second.take(4) == ([], 0)
+    assert server.zcard(first.key("leases:first")) == 4
+    taken, left = first.take(4, done=entries[:2])  # nothing queued: the release alone
+    assert (taken, left) == ([], 0) and server.zcard(first.key("leases:first")) == 2
+    time.sleep(0.3)  # first's heartbeat has run out: its two leases are queued again for second
+    assert second.idle() == "work"
+    assert sorted(second.take(4)[0]) == entries[2:4]

@@ -106,10 +106,18 @@ class Run:
         return bool(self._scripts["PUSH"](keys=[self.key("queue"), self.key("seen")],
                                           args=[fingerprint, -priority, entry, int(filtered)]))
 
+    def take(self, count: int, done: list[bytes] = ()) -> tuple[list[bytes], int]:
+        """Release the ``done`` entries, then up to ``count`` first queued entries, leased to
+        this process until released; and how many entries the queue still holds."""
+        left, taken = self._scripts["POP"](
+            keys=[self.key("queue"), self.key(f"leases:{self.process}"), self.key("members"),
+                  self.key(f"alive:{self.process}")], args=[self.process, self.ttl_ms, count, *done])
+        return list(taken), int(left)
+
     def pop(self) -> bytes | None:
         """The first queued entry, leased to this process until release()."""
-        return self._scripts["POP"](keys=[self.key("queue"), self.key(f"leases:{self.process}"), self.key("members"),
-                                          self.key(f"alive:{self.process}")], args=[self.process, self.ttl_ms])
+        taken, _ = self.take(1)
+        return taken[0] if taken else None
 
     def release(self, entries: list[bytes]) -> None:
         if entries:

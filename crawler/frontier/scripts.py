@@ -76,15 +76,23 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
 return 1
 """
 
-# KEYS = queue, my leases, members, my heartbeat; ARGV = process, alive ms. The first
-# entry, now leased to me (a pop is a heartbeat too).
+# KEYS = queue, my leases, members, my heartbeat; ARGV = process, alive ms, count, then the
+# entries I am done with. Releases those, then leases me up to ``count`` first entries (a pop
+# is a heartbeat too); returns {entries left in the queue, the entries taken}: one round trip
+# where a release, a pop and a queue length were three.
 POP = """
-local e = redis.call('ZPOPMIN', KEYS[1])
-if #e == 0 then return false end
-redis.call('ZADD', KEYS[2], e[2], e[1])
-redis.call('HSET', KEYS[3], ARGV[1], 'busy')
-redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
-return e[1]
+for i = 4, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
+local e = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[3]))
+local taken = {}
+for i = 1, #e, 2 do
+  redis.call('ZADD', KEYS[2], e[i + 1], e[i])
+  table.insert(taken, e[i])
+end
+if #taken > 0 then
+  redis.call('HSET', KEYS[3], ARGV[1], 'busy')
+  redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
+end
+return {redis.call('ZCARD', KEYS[1]), taken}
 """
 
 # KEYS = queue, my leases. Put my leases back (a process that stops before it is done).
