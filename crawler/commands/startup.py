@@ -19,6 +19,7 @@ from scrapy.settings import BaseSettings
 from scrapy.spiderloader import get_spider_loader
 
 from ..archive.db import archive_url, check_archive_url
+from ..frontier.run import check_frontier
 from ..mirror.handler import check_mirror_url
 from ..sources import sources_from_settings
 
@@ -36,10 +37,7 @@ def check_startup(settings: BaseSettings, spiders: Iterable[str], spider_args: d
         sources = sources_from_settings(settings)
         check_archive_url(archive_url(settings.get("ARCHIVE_URL")))
         check_mirror_url(settings.get("MIRROR_URL") or "")
-        if settings.get("FRONTIER_URL"):
-            from ..frontier.run import check_frontier  # here: Redis's client is ~40 ms of every crawl's start
-
-            check_frontier(settings.get("FRONTIER_URL"))
+        check_frontier(settings.get("FRONTIER_URL"))
         loader = get_spider_loader(settings)
         for name in spiders:
             try:

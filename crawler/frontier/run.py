@@ -14,12 +14,13 @@ import os
 import secrets
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-import redis
-
 from . import scripts
+
+if TYPE_CHECKING:
+    import redis
 
 FINGERPRINT_LENGTH = 40  # a queue entry starts with the request's SHA-1 fingerprint, in hex
 
@@ -44,6 +45,8 @@ def check_frontier(url: str | None) -> None:
 
 def connect(url: str) -> redis.Redis:
     """A client for FRONTIER_URL, checked with a PING: a crawl must not start without its frontier."""
+    import redis  # here: every crawl imports this module, and Redis's client is ~40 ms of a start without a frontier
+
     check_frontier_url(url)
     try:
         server = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, retry_on_timeout=True)

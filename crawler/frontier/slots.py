@@ -27,6 +27,7 @@ from scrapy.http import Response
 from twisted.internet.task import LoopingCall
 
 from . import scripts
+from .run import connect, process_name
 
 logger = logging.getLogger(__name__)
 SLOT = "frontier_slot"  # meta: (host, token) of the slot a request holds
@@ -42,8 +43,6 @@ class HostSlotMiddleware:
         self.back_off = server.register_script(scripts.BACK_OFF)
         self.alive_prefix = f"{prefix}:slot-holder:"
         self.keys = f"{prefix}:host:"
-        from .run import process_name  # here, as connect below: Redis's client is ~40 ms of every plain crawl's start
-
         process = process_name()
         self.alive, self.ttl_ms = self.alive_prefix + process, int(ttl * 1000)
         self.tokens = (f"{process}|{n}" for n in itertools.count())
@@ -56,8 +55,6 @@ class HostSlotMiddleware:
         settings = crawler.settings
         if not settings.get("FRONTIER_URL") or not settings.getbool("FRONTIER_HOST_SLOTS"):
             raise NotConfigured  # no message: Scrapy would log it as a WARNING in every plain crawl
-        from .run import connect
-
         return cls(crawler, connect(settings.get("FRONTIER_URL")), settings.get("FRONTIER_PREFIX"),
                    settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN"), settings.getfloat("DOWNLOAD_TIMEOUT") + HOLD_MARGIN,
                    settings.getfloat("FRONTIER_LEASE_TTL"))

@@ -82,7 +82,8 @@ class WarcWriter:
             # the defaults live in settings.py, imported only here: it imports Scrapy (~0.16 s),
             # which the WARC writer process, given both values, never needs
             from ..settings import WARC_MAX_SIZE, WARC_PREFIX
-            max_size, prefix = WARC_MAX_SIZE if max_size is None else max_size, prefix or WARC_PREFIX
+            max_size = WARC_MAX_SIZE if max_size is None else max_size
+            prefix = WARC_PREFIX if prefix is None else prefix
         self.directory = Path(directory)
         self.max_size, self.prefix, self.fsync = max_size, prefix, fsync
         self.lock = threading.Lock()
