@@ -124,3 +124,45 @@ def test_upgrade_from_foundation_schema_with_data(tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM article_versions").fetchone()[0] == 2
     archive.close()
+
+
+def test_leaf_tables_are_without_rowid_on_sqlite_and_keep_their_rows(tmp_path):
+    """0010: simhash_bands and version_authors are their primary keys' b-trees (one copy of
+    each row, not a table plus an index); the rows and the secondary indexes survive both ways."""
+    from sqlalchemy import text
+
+    path = tmp_path / "archive.db"
+    engine = create_archive_engine(f"sqlite:///{path}")
+    upgrade(engine, "0009")
+    with engine.begin() as db:
+        db.execute(text("INSERT INTO sources (id, name, language, timezone, domains) VALUES (1, 'znews', 'vi', 'UTC', '[]')"))
+        db.execute(text("INSERT INTO articles (id, source_id, url, first_seen_at, last_fetched_at, last_changed_at) "
+                        "VALUES (1, 1, 'https://znews.vn/a', '2025-07-01', '2025-07-01', '2025-07-01')"))
+        db.execute(text("""INSERT INTO article_versions (id, article_id, version, fetched_at, title, authors, tags, text, content_hash)
+                           VALUES (7, 1, 1, '2025-07-01', 't', '["A", "B"]', '[]', 'x', 'h')"""))
+        db.execute(text("INSERT INTO simhash_bands VALUES (0, 42, 7, 1), (1, -3, 7, 1)"))
+        db.execute(text("INSERT INTO version_authors VALUES (7, 0, 1, 'A'), (7, 1, 1, 'B')"))
+
+    def state():
+        with sqlite3.connect(path) as db:
+            ddl = {r[0]: r[1] for r in db.execute("SELECT name, sql FROM sqlite_master WHERE tbl_name IN "
+                                                  "('simhash_bands', 'version_authors')")}
+            rows = (db.execute("SELECT * FROM simhash_bands ORDER BY band").fetchall(),
+                    db.execute("SELECT * FROM version_authors ORDER BY position").fetchall())
+            plan = " ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN SELECT version_id FROM simhash_bands "
+                                                      "WHERE band = 0 AND value = 42"))
+        return ddl, rows, plan
+
+    ddl, rows_before, _ = state()
+    assert "WITHOUT ROWID" not in ddl["simhash_bands"] and "sqlite_autoindex_simhash_bands_1" in ddl
+    upgrade(engine)
+    ddl, rows, plan = state()
+    assert all("WITHOUT ROWID" in ddl[t] for t in ("simhash_bands", "version_authors"))
+    assert not any(name.startswith("sqlite_autoindex") for name in ddl)
+    assert {"ix_version_authors_name", "ix_version_authors_article_id"} <= set(ddl)
+    assert rows == rows_before and "USING PRIMARY KEY" in plan
+    downgrade(engine, "0009")
+    ddl, rows, _ = state()
+    assert "WITHOUT ROWID" not in ddl["version_authors"] and rows == rows_before
+    assert "ix_version_authors_name" in ddl
+    engine.dispose()

@@ -234,9 +234,11 @@ class ArticleLink(Base):
 
 
 class SimhashBand(Base):
-    """The banded index of version SimHashes: near-duplicate candidates by equality lookups."""
+    """The banded index of version SimHashes: near-duplicate candidates by equality lookups.
+    WITHOUT ROWID on SQLite (0010): the primary key's b-tree is the table."""
 
     __tablename__ = "simhash_bands"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     band: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     value: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -247,10 +249,11 @@ class SimhashBand(Base):
 class VersionAuthor(Base):
     """One author of one version, in byline order: ``article_versions.authors`` as rows, so
     "articles by X" is an index lookup (a value inside a JSON array has no index; migration
-    0007, bench/query.py: 1.3 s -> ms on 1M versions). Written with the version, never changed."""
+    0007, bench/query.py: 1.3 s -> ms on 1M versions). Written with the version, never changed.
+    WITHOUT ROWID on SQLite (0010)."""
 
     __tablename__ = "version_authors"
-    __table_args__ = (Index("ix_version_authors_name", "name", "version_id"),)
+    __table_args__ = (Index("ix_version_authors_name", "name", "version_id"), {"sqlite_with_rowid": False})
 
     version_id: Mapped[int] = mapped_column(ForeignKey("article_versions.id", ondelete="CASCADE"), primary_key=True)
     position: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # 0: the first name of the byline
