@@ -51,6 +51,15 @@ CASES = {
     "MIRROR_URL typo": (["-s", "MIRROR_URL=bundledd"], "scrapy crawl sources: MIRROR_URL 'bundledd': expected 'bundled'"),
     "missing seeds file": (["-s", "SOURCES_FILE=/no/such/sources.toml"],
                            "scrapy crawl sources: /no/such/sources.toml: sources file not found"),
+    # a typo in a setting: Scrapy itself takes any name (the crawl ran, the setting ignored)
+    "setting name typo": (["-s", "EXTRACT_WORKRS=0"],
+                          "scrapy crawl sources: setting EXTRACT_WORKRS: no such setting, did you mean EXTRACT_WORKERS?"),
+    "setting name lower case": (["-s", "archive_url=sqlite:///b.db"],
+                                "setting archive_url: setting names are upper case, did you mean ARCHIVE_URL?"),
+    "setting value not a number": (["-s", "EXTRACT_WORKERS=two"],
+                                   "scrapy crawl sources: setting EXTRACT_WORKERS='two': a whole number expected"),
+    "setting value out of range": (["-s", "CONCURRENT_REQUESTS=0"],
+                                   "scrapy crawl sources: setting CONCURRENT_REQUESTS=0: must be at least 1"),
 }
 
 
@@ -168,3 +177,36 @@ def test_recrawl_takes_a_sqlite_file_path_as_every_archive_command_does(tmp_path
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "archive.db").is_file() and (tmp_path / "archive.db.lock").is_file()
+
+
+def test_settings_check_reads_each_type_and_range_and_lets_valid_and_add_on_settings_through(caplog):
+    """crawler/settings_check.py on its own: every kind of default, the near-miss rule."""
+    from scrapy.settings import Settings
+
+    from crawler import settings as project
+    from crawler.settings_check import check_settings
+
+    def check(**given):
+        settings = Settings()
+        settings.setmodule(project, priority="project")
+        settings.setdict(given, priority="cmdline")
+        check_settings(settings)
+
+    check(EXTRACT_WORKERS="0", ROBOTSTXT_OBEY="false", RUN_MAX_ERROR_SHARE="0.25", ARCHIVE_BATCH_SIZE="10",
+          DOWNLOAD_HANDLERS='{"https": null}', REVISIT_INTERVALS="15,60", WARC_DIR="/tmp/w", MIRROR_URL="bundled",
+          REDIS_PARAMS='{"socket_timeout": 5}', LOG_LEVEL="WARNING")
+    bad = {
+        "ROBOTSTXT_OBEY": ("yes", "setting ROBOTSTXT_OBEY='yes': true/false or 1/0 expected (default: True)"),
+        "RUN_MAX_ERROR_SHARE": ("1.5", "setting RUN_MAX_ERROR_SHARE=1.5: a share from 0 to 1 expected"),
+        "HEALTH_BODY_RATIO": ("half", "setting HEALTH_BODY_RATIO='half': a number expected (default: 0.5)"),
+        "REVISIT_GONE_DAYS": ("-1", "setting REVISIT_GONE_DAYS=-1: must be 0 or more"),
+        "CONCURENT_REQUESTS": ("8", "setting CONCURENT_REQUESTS: no such setting, did you mean CONCURRENT_REQUESTS?"),
+        "FRONTIER_ULR": ("redis://x", "setting FRONTIER_ULR: no such setting, did you mean FRONTIER_URL?"),
+    }
+    for name, (value, message) in bad.items():
+        with pytest.raises(ValueError) as raised:
+            check(**{name: value})
+        assert str(raised.value).startswith(message), (name, str(raised.value))
+    with caplog.at_level("WARNING"):
+        check(MY_PIPELINE_BUCKET="s3://archive")  # no near miss: an add-on's own setting, let through
+    assert "setting MY_PIPELINE_BUCKET is not one Scrapy, scrapy-redis or this crawler reads" in caplog.text

@@ -3,7 +3,7 @@ cannot start says so: one line naming the setting, argument or seeds entry and w
 wrong, exit status 2, the traceback only at ``LOG_LEVEL=DEBUG`` (issue 9: a bad
 ARCHIVE_URL used to print 136 lines, a bad MIRROR_URL a traceback per request).
 
-Each check is the one the component itself makes when it is built (``load_sources``,
+Settings given with -s are checked first (``crawler/settings_check.py``). Each other check is the one the component itself makes when it is built (``load_sources``,
 ``check_archive_url``, ``check_mirror_url``, the spider's own argument parsing), run early.
 """
 
@@ -21,6 +21,7 @@ from scrapy.spiderloader import get_spider_loader
 from ..archive.db import archive_url, check_archive_url
 from ..frontier.run import check_frontier
 from ..mirror.handler import check_mirror_url
+from ..settings_check import check_settings
 from ..sources import sources_from_settings
 
 EXIT_STARTUP = 2
@@ -31,9 +32,10 @@ class StartupError(Exception):
 
 
 def check_startup(settings: BaseSettings, spiders: Iterable[str], spider_args: dict[str, str]) -> None:
-    """Raise StartupError for a seeds file, ARCHIVE_URL, MIRROR_URL, spider name or spider
-    argument a crawl could not start with."""
+    """Raise StartupError for a -s setting, seeds file, ARCHIVE_URL, MIRROR_URL, spider name
+    or spider argument a crawl could not start with."""
     try:
+        check_settings(settings)
         sources = sources_from_settings(settings)
         check_archive_url(archive_url(settings.get("ARCHIVE_URL")))
         check_mirror_url(settings.get("MIRROR_URL") or "")
