@@ -30,12 +30,15 @@ SCRAPY_REDIS_SETTINGS = (
     "SCHEDULER_SERIALIZER", "DUPEFILTER_KEY", "MAX_IDLE_TIME_BEFORE_CLOSE", "STATS_KEY",
 )
 
-# Whose defaults say nothing of their type (None): what they hold when set.
-TYPE_OF_NONE_DEFAULT = {"EXTRACT_WORKERS": int}
-
-# Numbers that only make sense from 1 (0 stalls the crawl or every write), and shares (0 to 1).
-AT_LEAST_ONE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "ARCHIVE_BATCH_SIZE", "WARC_MAX_SIZE",
-                "FRONTIER_LEASE_TTL", "HEALTH_BASELINE_RUNS", "DOWNLOAD_TIMEOUT"}
+# Counts, read as whole numbers (a default's type says little: Scrapy's DOWNLOAD_DELAY = 0 is a float).
+WHOLE_NUMBERS = {"EXTRACT_WORKERS", "ARCHIVE_BATCH_SIZE", "ARCHIVE_VALIDATORS_BATCH", "CONCURRENT_REQUESTS",
+                 "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "DISCOVER_MAX_PAGES", "DISCOVER_MAX_PER_SOURCE",
+                 "DOWNLOAD_MAXSIZE", "DOWNLOAD_WARNSIZE", "HEALTH_BASELINE_RUNS", "HEALTH_MIN_BASELINE_RUNS",
+                 "HEALTH_MIN_PAGES", "REVISIT_MAX_PER_SOURCE", "REVISIT_YOUNG_MAX_STEP", "WARC_MAX_SIZE", "RETRY_TIMES",
+                 "REDIRECT_MAX_TIMES", "DEPTH_LIMIT"}
+# Numbers that must be above 0 (0 stalls the crawl or every write), and shares (0 to 1).
+POSITIVE = {"CONCURRENT_REQUESTS", "CONCURRENT_REQUESTS_PER_DOMAIN", "CONCURRENT_ITEMS", "ARCHIVE_BATCH_SIZE",
+            "WARC_MAX_SIZE", "FRONTIER_LEASE_TTL", "HEALTH_BASELINE_RUNS", "DOWNLOAD_TIMEOUT"}
 SHARES = {"RUN_MAX_ERROR_SHARE", "HEALTH_BODY_RATIO", "HEALTH_FIELD_DROP", "HEALTH_SKIPPED_RISE",
           "HEALTH_CHANGED_SHARE"}
 
@@ -44,6 +47,9 @@ NEAR_MISS = 0.8  # difflib ratio: EXTRACT_WORKRS, CONCURENT_REQUESTS, ARCHIVEURL
 
 def _module_settings(module: Any) -> dict[str, Any]:
     return {name: getattr(module, name) for name in dir(module) if name.isupper()}
+
+
+PROJECT_DEFAULTS = frozenset(_module_settings(project_settings))
 
 
 def known_defaults() -> dict[str, Any]:
@@ -80,21 +86,26 @@ def _check_name(name: str, known: dict[str, Any]) -> None:
 
 
 def _check_value(settings: BaseSettings, name: str, default: Any) -> None:
-    kind = TYPE_OF_NONE_DEFAULT.get(name, type(default))
-    readers: dict[type, tuple[Callable[[str], Any], str]] = {
-        bool: (settings.getbool, "true/false or 1/0"),
-        int: (settings.getint, "a whole number"),
-        float: (settings.getfloat, "a number"),
-    }
-    if kind not in readers or settings.get(name) is None:
+    if settings.get(name) is None:
+        return
+    if name in WHOLE_NUMBERS:
+        read, expected = settings.getint, "a whole number"
+    elif isinstance(default, bool):
+        read, expected = settings.getbool, "true/false or 1/0"
+    elif isinstance(default, (int, float)):
+        read, expected = settings.getfloat, "a number"
+    else:
         return  # strings, paths, URLs and lists have checks of their own; Scrapy itself refuses a dict that is no JSON
-    read, expected = readers[kind]
     try:
         value = read(name)
     except (TypeError, ValueError):
         raise ValueError(f"setting {name}={settings.get(name)!r}: {expected} expected"
                          + ("" if default is None else f" (default: {default!r})")) from None
-    if kind in (int, float) and value < (1 if name in AT_LEAST_ONE else 0):
-        raise ValueError(f"setting {name}={value!r}: must be {'at least 1' if name in AT_LEAST_ONE else '0 or more'}")
+    if isinstance(value, bool):
+        return
+    if name in POSITIVE and value <= 0:
+        raise ValueError(f"setting {name}={value!r}: must be more than 0")
+    if name in PROJECT_DEFAULTS and value < 0:  # none of ours, nor Scrapy's that we set, means anything below 0
+        raise ValueError(f"setting {name}={value!r}: must be 0 or more")
     if name in SHARES and value > 1:
         raise ValueError(f"setting {name}={value!r}: a share from 0 to 1 expected")

@@ -58,8 +58,8 @@ CASES = {
                                 "setting archive_url: setting names are upper case, did you mean ARCHIVE_URL?"),
     "setting value not a number": (["-s", "EXTRACT_WORKERS=two"],
                                    "scrapy crawl sources: setting EXTRACT_WORKERS='two': a whole number expected"),
-    "setting value out of range": (["-s", "CONCURRENT_REQUESTS=0"],
-                                   "scrapy crawl sources: setting CONCURRENT_REQUESTS=0: must be at least 1"),
+    "setting value out of range": (["-s", "CONCURRENT_REQUESTS=0", "-s", "DOWNLOAD_DELAY=0.2"],
+                                   "scrapy crawl sources: setting CONCURRENT_REQUESTS=0: must be more than 0"),
 }
 
 
@@ -192,14 +192,17 @@ def test_settings_check_reads_each_type_and_range_and_lets_valid_and_add_on_sett
         settings.setdict(given, priority="cmdline")
         check_settings(settings)
 
-    check(EXTRACT_WORKERS="0", ROBOTSTXT_OBEY="false", RUN_MAX_ERROR_SHARE="0.25", ARCHIVE_BATCH_SIZE="10",
+    check(EXTRACT_WORKERS="0", ROBOTSTXT_OBEY="false", DOWNLOAD_DELAY="0.2", DOWNLOAD_TIMEOUT="0.5",
+          ROBOTSTXT_MAX_CRAWL_DELAY="0.2", DEPTH_PRIORITY="-1", RUN_MAX_ERROR_SHARE="0.25", ARCHIVE_BATCH_SIZE="10",
           DOWNLOAD_HANDLERS='{"https": null}', REVISIT_INTERVALS="15,60", WARC_DIR="/tmp/w", MIRROR_URL="bundled",
           REDIS_PARAMS='{"socket_timeout": 5}', LOG_LEVEL="WARNING")
     bad = {
         "ROBOTSTXT_OBEY": ("yes", "setting ROBOTSTXT_OBEY='yes': true/false or 1/0 expected (default: True)"),
         "RUN_MAX_ERROR_SHARE": ("1.5", "setting RUN_MAX_ERROR_SHARE=1.5: a share from 0 to 1 expected"),
         "HEALTH_BODY_RATIO": ("half", "setting HEALTH_BODY_RATIO='half': a number expected (default: 0.5)"),
-        "REVISIT_GONE_DAYS": ("-1", "setting REVISIT_GONE_DAYS=-1: must be 0 or more"),
+        "REVISIT_GONE_DAYS": ("-1", "setting REVISIT_GONE_DAYS=-1.0: must be 0 or more"),
+        "ARCHIVE_BATCH_SIZE": ("2.5", "setting ARCHIVE_BATCH_SIZE='2.5': a whole number expected (default: 50)"),
+        "DOWNLOAD_TIMEOUT": ("0", "setting DOWNLOAD_TIMEOUT=0.0: must be more than 0"),
         "CONCURENT_REQUESTS": ("8", "setting CONCURENT_REQUESTS: no such setting, did you mean CONCURRENT_REQUESTS?"),
         "FRONTIER_ULR": ("redis://x", "setting FRONTIER_ULR: no such setting, did you mean FRONTIER_URL?"),
     }
