@@ -64,6 +64,9 @@ FRONTIER_PREFIX = "news-archive"
 FRONTIER_LEASE_TTL = 30
 # Seed the start requests (False: a worker, which only helps with runs others started).
 FRONTIER_SEED = True
+# Seconds the crawl waits for a frontier Redis that stopped answering before it stops (finish
+# reason frontier_lost, run failed; crawler/frontier/outage.py).
+FRONTIER_OUTAGE_LIMIT = 60
 # Per-site politeness across processes: a per-host slot in Redis (CONCURRENT_REQUESTS_PER_DOMAIN,
 # the largest delay any process wants for the site).
 FRONTIER_HOST_SLOTS = True
@@ -183,6 +186,8 @@ EXTENSIONS = {
     "crawler.extensions.archive.ArchiveExtension": 0,
     # bytes per source and the slowest downloads, for the run's report (crawl_runs.report)
     "crawler.extensions.traffic.TrafficExtension": 10,
+    # with FRONTIER_URL: whether its Redis answers; the crawl waits for it, then stops
+    "crawler.frontier.outage.FrontierOutage": 20,
 }
 # RemoteControl is off (REMOTE_CONTROL_ENABLED below) and left out of Scrapy's base list so
 # that it is not even imported: its module loads aiohttp, ~0.1 s of every crawl's start, a

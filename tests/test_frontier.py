@@ -267,7 +267,16 @@ def test_runs_carry_over_what_a_dead_run_left(frontier):
     time.sleep(0.3)  # the dead member's heartbeat has run out: its lease is queued again
     assert alive.idle() == "work"
     assert {alive.pop(), alive.pop(), alive.pop()} == {f"{n:040d}request-{n}".encode() for n in range(3)}
-    assert alive.idle() == "wait"  # it holds leases
+    other = Run(server, base, "other", ttl_ms=60_000)
+    assert other.join(True, "sources", {}) == 1
+    assert other.idle() == "wait"  # another member holds leases
+    # A process calls idle() only when it holds no request, so a lease still in its own name is
+    # one whose pop it never heard back from (Redis went away in between): queued again.
+    assert other.push(f"{7:040d}", 0, f"{7:040d}request-7".encode(), True)
+    other.take(1)  # its answer "lost"
+    assert other.idle() == "work" and other.pop() == f"{7:040d}request-7".encode()
+    other.release([f"{7:040d}request-7".encode()])
+    assert other.leave() == "left"
     alive.release([f"{n:040d}request-{n}".encode() for n in range(2)])
     assert alive.leave() == "left"  # request-2 still leased: handed back to the queue
     assert Run(server, base, "worker", 60_000).join(False, "sources", {}) == 0  # workers never start runs
@@ -302,5 +311,137 @@ def test_take_releases_and_leases_in_one_round_trip(frontier):
     taken, left = first.take(4, done=entries[:2])  # nothing queued: the release alone
     assert (taken, left) == ([], 0) and server.zcard(first.key("leases:first")) == 2
     time.sleep(0.3)  # first's heartbeat has run out: its two leases are queued again for second
+    second.release([entries[4]])  # done with it (idle() is called holding nothing)
     assert second.idle() == "work"
     assert sorted(second.take(4)[0]) == entries[2:4]
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, that the test can kill and restart
+    (with its data: an append-only file synced at every write; or without)."""
+
+    def __init__(self, folder: Path):
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.folder, self.url, self.process = folder, f"redis://127.0.0.1:{self.port}/0", None
+        folder.mkdir(exist_ok=True)
+
+    def start(self, keep_data: bool = True) -> None:
+        if not keep_data:
+            for path in self.folder.rglob("*"):
+                path.unlink() if path.is_file() else None
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always"], stdout=subprocess.DEVNULL)
+        server = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                server.ping()
+                return
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("no redis-server binary to start and kill")
+    server = OwnRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.kill()
+
+
+def _wait_for_requests(mirror: CountingMirror, urls: list[str], count: int) -> None:
+    deadline = time.monotonic() + 120
+    while len(mirror.article_requests(urls)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_a_frontier_lost_mid_crawl_stops_it_in_one_line_and_loses_no_capture(tmp_path, own_redis):
+    """Redis killed mid-crawl (FRONTIER_OUTAGE_LIMIT=2): one WARNING when it stops answering,
+    one ERROR when the limit passes, the run failed with that reason, exit 1; every page the
+    mirror served before has its fetches row. It used to run on for ever, a traceback a
+    second, and dropped unstored an item whose cited original it could not queue."""
+    urls, seeds = make_web(tmp_path, 60, delay=0.1)
+    archive = tmp_path / "archive.db"
+    with CountingMirror(tmp_path / "web") as mirror:
+        process = crawl(mirror, seeds, archive, "lost", "-s", f"FRONTIER_URL={own_redis.url}",
+                        "-s", "FRONTIER_OUTAGE_LIMIT=2", "-s", "CONCURRENT_REQUESTS=2")
+        _wait_for_requests(mirror, urls, 10)
+        own_redis.kill()
+        process.wait(timeout=120)
+        served = set(mirror.article_requests(urls))
+    log = _read(process)
+    assert process.returncode == 1, log[-4000:]
+    assert log.count(f"frontier: Redis at {own_redis.url} does not answer") == 1, log[-4000:]
+    assert log.count(f"Redis at {own_redis.url} did not answer for 2 s") >= 1 and "Traceback" not in log, log[-4000:]
+    [(status, reason)] = rows(archive, "SELECT status, reason FROM crawl_runs")
+    assert status == "failed" and reason.startswith(f"Redis at {own_redis.url} did not answer for 2 s"), reason
+    assert reason.endswith("(frontier_lost)")
+    stored = {mirror_path(url) for (url,) in rows(archive, "SELECT url FROM fetches")}
+    assert served <= stored, f"{len(served - stored)} pages fetched and not stored"
+    assert 10 <= len(served) < len(urls)
+
+
+@pytest.mark.parametrize("keep_data", [True, False])
+def test_a_frontier_back_within_the_limit_resumes_the_crawl(tmp_path, own_redis, keep_data):
+    """Redis killed and started again 2 s later. With its data (its append-only file), the
+    crawl waits, goes on and archives every page (one WARNING, one INFO "answers again").
+    Without it (a Redis restarted empty), the run's queue is gone: the crawl says so in one
+    ERROR line and fails, rather than finishing as if it had crawled everything."""
+    urls, seeds = make_web(tmp_path, 40, delay=0.1)
+    archive = tmp_path / "archive.db"
+    with CountingMirror(tmp_path / "web") as mirror:
+        process = crawl(mirror, seeds, archive, "back", "-s", f"FRONTIER_URL={own_redis.url}",
+                        "-s", "FRONTIER_OUTAGE_LIMIT=60", "-s", "CONCURRENT_REQUESTS=2")
+        _wait_for_requests(mirror, urls, 8)
+        own_redis.kill()
+        time.sleep(2)
+        own_redis.start(keep_data=keep_data)
+        process.wait(timeout=180)
+        counts = mirror.article_requests(urls)
+    log = _read(process)
+    assert log.count(f"frontier: Redis at {own_redis.url} does not answer") == 1, log[-4000:]
+    assert "Traceback" not in log, log[-4000:]
+    if keep_data:
+        assert process.returncode == 0, log[-4000:]
+        assert f"frontier: Redis at {own_redis.url} answers again after" in log
+        assert len(counts) == len(urls), f"{len(urls) - len(counts)} pages never fetched"
+        # a pop whose answer was lost with Redis leaves its entries leased to a process that never
+        # heard of them: they are queued again when it is idle, so at most one pop's worth twice
+        assert sum(n - 1 for n in counts.values()) <= 4, counts
+        assert_archived_once(archive, urls)
+    else:
+        assert process.returncode == 1, log[-4000:]
+        [(status, reason)] = rows(archive, "SELECT status, reason FROM crawl_runs")
+        assert status == "failed" and "is gone from Redis (restarted without its data?)" in reason, reason
+
+
+def test_a_worker_whose_frontier_is_lost_exits_1_in_one_line(tmp_path, own_redis):
+    """`archive recrawl --worker` waiting for runs when Redis goes: it waits
+    FRONTIER_OUTAGE_LIMIT seconds like a crawl, then exits 1 naming Redis (it logged the error
+    and exited 0 before)."""
+    urls, seeds = make_web(tmp_path, 4)
+    with CountingMirror(tmp_path / "web") as mirror:
+        worker = crawl(mirror, seeds, tmp_path / "archive.db", "worker-lost", "-s", f"FRONTIER_URL={own_redis.url}",
+                       "-s", "FRONTIER_OUTAGE_LIMIT=2", command=("-m", "crawler.cli", "recrawl", "--worker", "--wait", "60"))
+        time.sleep(3)  # started and polling for runs
+        own_redis.kill()
+        worker.wait(timeout=60)
+    log = _read(worker)
+    assert worker.returncode == 1, log[-3000:]
+    assert f"Redis at {own_redis.url} did not answer for 2 s" in log.splitlines()[-1] and "Traceback" not in log, log

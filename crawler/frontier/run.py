@@ -49,7 +49,7 @@ def connect(url: str) -> redis.Redis:
 
     check_frontier_url(url)
     try:
-        server = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=10, retry_on_timeout=True)
+        server = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, retry_on_timeout=True)
         server.ping()
     except (redis.RedisError, ValueError) as exc:
         raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: cannot reach Redis: {exc}") from None
@@ -130,7 +130,7 @@ class Run:
         self.server.set(self.key(f"alive:{self.process}"), 1, px=self.ttl_ms)
 
     def idle(self) -> str:
-        """'work', 'wait' or 'done' (scripts.IDLE); this process holds no lease."""
+        """'work', 'wait', 'done' or 'lost' (scripts.IDLE); this process holds no lease."""
         return self._scripts["IDLE"](keys=[self.base], args=[self.gen, self.process, self.ttl_ms]).decode()
 
     def leave(self) -> str:

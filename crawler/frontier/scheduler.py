@@ -26,6 +26,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
+from .outage import FAILED, outage_of
 from .run import FINGERPRINT_LENGTH, Run, command_args, connect, process_name, run_key
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class FrontierScheduler(Scheduler):
         self.prefix, self.ttl, self.seed = prefix, ttl, seed
         self.held: dict[Request, bytes] = {}  # leased requests -> their queue entries
         self.prefetched: deque[bytes] = deque()  # entries leased and not yet handed to the engine
+        self.done: list[bytes] = []  # entries the engine is done with, their leases not yet released
+        self.unsent: list[tuple[str, tuple]] = []  # (URL, push) Redis did not answer, sent once it does
+        self.outage = outage_of(crawler)
         # the queue's length as last heard from Redis, and when (time.monotonic())
         self.queued, self.queued_at = 0, float("-inf")
         self.run: Run | None = None
@@ -80,7 +84,18 @@ class FrontierScheduler(Scheduler):
         if self.clock.running:
             self.clock.stop()
         if self.run and self.run.gen:
-            outcome = self.run.leave()
+            self._send_unsent()
+            outcome = self.outage.call(self.run.leave)
+            if outcome is FAILED:
+                logger.warning("frontier: %s could not leave %s generation %d (Redis does not answer): its %d leased "
+                               "requests are queued again FRONTIER_LEASE_TTL s after Redis is back",
+                               self.run.process, self.run.base, self.run.gen, len(self.held) + len(self.prefetched))
+                if self.unsent:
+                    urls = [url for url, _ in self.unsent]
+                    self.stats.set_value("frontier/never_queued", len(urls))
+                    logger.error("frontier: %d requests found in this run were never queued, Redis not answering: %s",
+                                 len(urls), " ".join(urls))
+                return
             logger.info("frontier: %s left %s generation %d (%s, %d held requests handed back)",
                         self.run.process, self.run.base, self.run.gen, outcome, len(self.held) + len(self.prefetched))
 
@@ -89,7 +104,12 @@ class FrontierScheduler(Scheduler):
             return False  # a worker drains what others seed
         fingerprint = self.df.request_fingerprint(request)
         entry = fingerprint.encode() + self.queue._encode_request(request)
-        if not self.run.push(fingerprint, request.priority, entry, not request.dont_filter):
+        push = (fingerprint, request.priority, entry, not request.dont_filter)
+        pushed = self.outage.call(self.run.push, *push) if not self.unsent else FAILED
+        if pushed is FAILED:  # Redis away (or earlier pushes still waiting): kept, in order, until it answers
+            self.unsent.append((request.url, push))
+            return True
+        if not pushed:
             self.df.log(request, self.spider)
             self.stats.inc_value("frontier/filtered")
             return False
@@ -101,9 +121,14 @@ class FrontierScheduler(Scheduler):
         if not self.run or not self.run.gen:
             return None
         if not self.prefetched:
-            if self._recently_heard() and not self.queued:
+            if self.outage.down or (self._recently_heard() and not self.queued):
                 return None
-            taken, self.queued = self.run.take(PREFETCH, self._finished())
+            self._collect_done()
+            answer = self.outage.call(self.run.take, PREFETCH, self.done)
+            if answer is FAILED:
+                return None
+            self.done = []
+            taken, self.queued = answer
             self.queued_at = time.monotonic()
             self.prefetched.extend(taken)
             if not taken:
@@ -117,24 +142,41 @@ class FrontierScheduler(Scheduler):
     def has_pending_requests(self) -> bool:
         if not self.run or not self.run.gen:
             return False
-        if self.prefetched:
+        if self.prefetched or self.unsent:
             return True
+        if self.outage.down:
+            return not self.outage.given_up  # the run may have work: stay open while waiting for Redis
         if not self._recently_heard():
-            self.queued, self.queued_at = self.run.queued(), time.monotonic()
+            queued = self.outage.call(self.run.queued)
+            if queued is FAILED:
+                return True
+            self.queued, self.queued_at = queued, time.monotonic()
         return self.queued > 0
 
     def __len__(self) -> int:
-        return self.run.queued() + len(self.prefetched) if self.run and self.run.gen else 0
+        if not self.run or not self.run.gen:
+            return 0
+        queued = self.outage.call(self.run.queued)
+        return (self.queued if queued is FAILED else queued) + len(self.prefetched) + len(self.unsent)
 
     def _recently_heard(self) -> bool:
         return time.monotonic() - self.queued_at < QUEUE_LENGTH_TRUST
 
     def spider_idle(self) -> None:
         """Close only when the run is complete; until then wait for the other members."""
-        if not self.run or not self.run.gen:
+        if not self.run or not self.run.gen or self.outage.given_up:
             return
         self._release_finished()
-        state = self.run.idle()
+        # idle() puts back any lease still in this process's name: only once all of its own are released
+        state = self.outage.call(self.run.idle) if not (self.unsent or self.done) else FAILED
+        if state == "lost":
+            self.outage.give_up(f"the record of run {self.run.base} generation {self.run.gen} is gone from Redis "
+                                f"(restarted without its data?): what was queued is lost; the next run seeds "
+                                f"its start requests again")
+            return
+        if state is FAILED:  # Redis away: look again soon
+            self._wake(WAIT_POLL)
+            raise DontCloseSpider
         if state == "done":
             logger.info("frontier: run %s generation %d is complete", self.run.base, self.run.gen)
             return
@@ -158,21 +200,37 @@ class FrontierScheduler(Scheduler):
         reactor.callLater(delay, wake)
 
     def _release_finished(self) -> None:
-        self.run.release(self._finished())
+        self._collect_done()
+        if self.done and self.outage.call(self.run.release, self.done) is not FAILED:
+            self.done = []
 
-    def _finished(self) -> list[bytes]:
-        """The entries of the requests the engine is done with, no longer held: no longer in
-        its in-progress set, which it leaves only once the response is scraped and its items
-        have left the pipelines (stored), or the redirect or retry it became is queued (Scrapy
-        2.19 offers no signal for that moment; ``_slot.inprogress`` is the engine's own record)."""
+    def _collect_done(self) -> None:
+        """Move to ``done`` the entries of the requests the engine is done with, no longer held:
+        no longer in its in-progress set, which it leaves only once the response is scraped and
+        its items have left the pipelines (stored), or the redirect or retry it became is queued
+        (Scrapy 2.19 offers no signal for that moment; ``_slot.inprogress`` is the engine's own
+        record). They stay in ``done`` until Redis has taken their release."""
         inprogress = self.crawler.engine._slot.inprogress
-        return [self.held.pop(request) for request in [r for r in self.held if r not in inprogress]]
+        self.done.extend(self.held.pop(request) for request in [r for r in self.held if r not in inprogress])
+
+    def _send_unsent(self) -> None:
+        while self.unsent:
+            pushed = self.outage.call(self.run.push, *self.unsent[0][1])
+            if pushed is FAILED:
+                return
+            self.unsent.pop(0)
+            self.queued += bool(pushed)
 
     def _tick(self) -> None:
-        try:
-            self._release_finished()
-            if time.monotonic() - self.last_beat > self.ttl / 3:
-                self.run.heartbeat()
-                self.last_beat = time.monotonic()
-        except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next tick may do
-            logger.warning("frontier: Redis: %s", exc)
+        was_waiting = self.outage.down or bool(self.unsent)
+        self.outage.probe(self.server.ping)
+        if self.outage.down:
+            return
+        if was_waiting:  # first the heartbeat, before another member takes this one's leases for a dead one's
+            self.last_beat = float("-inf")
+        if time.monotonic() - self.last_beat > self.ttl / 3 and self.outage.call(self.run.heartbeat) is not FAILED:
+            self.last_beat = time.monotonic()
+        self._send_unsent()
+        self._release_finished()
+        if was_waiting and not self.outage.down:
+            self._wake(0)  # Redis answers again: ask it for requests now, not at the engine's next heartbeat

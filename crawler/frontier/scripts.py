@@ -106,13 +106,22 @@ return redis.call('ZCARD', KEYS[1])
 
 # KEYS[1] = B; ARGV = generation, process (now idle, its leases released), alive ms.
 # 'work': requests queued (some perhaps recovered from a dead member); 'wait': another
-# member is busy or holds leases; 'done': the run is complete (its keys are cleared).
+# member is busy or holds leases; 'done': the run is complete (its keys are cleared); 'lost':
+# the run's record is gone (a Redis restarted without its data), so its queue is too.
 IDLE = _RECOVER + """
 local b, gen, proc = KEYS[1], ARGV[1], ARGV[2]
 local g = b .. ':' .. gen
-if redis.call('HGET', b, 'gen') ~= gen or redis.call('HGET', b, 'state') ~= 'running' then return 'done' end
+local current = redis.call('HGET', b, 'gen')
+if not current then return 'lost' end
+if current ~= gen or redis.call('HGET', b, 'state') ~= 'running' then return 'done' end
 redis.call('SET', g .. ':alive:' .. proc, '1', 'PX', ARGV[3])
 redis.call('HSET', g .. ':members', proc, 'idle')
+-- an idle process holds no request: a lease still in its name is one whose pop it never heard
+-- back from (Redis went away between the two), so it goes back to the queue
+if redis.call('EXISTS', g .. ':leases:' .. proc) == 1 then
+  redis.call('ZUNIONSTORE', g .. ':queue', 2, g .. ':queue', g .. ':leases:' .. proc, 'AGGREGATE', 'MIN')
+  redis.call('DEL', g .. ':leases:' .. proc)
+end
 recover(g)
 if redis.call('ZCARD', g .. ':queue') > 0 then return 'work' end
 local members = redis.call('HGETALL', g .. ':members')

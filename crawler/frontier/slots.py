@@ -22,11 +22,12 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Response
 from twisted.internet.task import LoopingCall
 
 from . import scripts
+from .outage import FAILED, outage_of
 from .run import connect, process_name
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class HostSlotMiddleware:
         self.alive, self.ttl_ms = self.alive_prefix + process, int(ttl * 1000)
         self.tokens = (f"{process}|{n}" for n in itertools.count())
         self.heart, self.beat_every = LoopingCall(self._beat), ttl / 3
+        self.outage = outage_of(crawler)
         crawler.signals.connect(self.engine_started, signal=signals.engine_started)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
 
@@ -64,11 +66,20 @@ class HostSlotMiddleware:
         keys = [f"{self.keys}{host}:{name}" for name in ("slots", "next", "delay")]
         token = next(self.tokens)
         await self._local_wait(request)
-        while wait := int(self.acquire(keys=keys, args=[token, self.limit, int(self._delay(request) * 1000), self.hold_ms,
-                                                        int((FLOOR_TTL + self._delay(request)) * 1000), self.alive_prefix])):
+        while wait := self._try_acquire(keys, token, request):
+            if self.outage.given_up:  # the crawl stops: the request stays leased, queued again for another process
+                raise IgnoreRequest("the shared frontier's Redis is lost; the request goes back to its queue")
             self.crawler.stats.inc_value("frontier/slot_waits")
             await asyncio.sleep(min(wait / 1000, MAX_POLL))
         request.meta[SLOT] = (keys, token)
+
+    def _try_acquire(self, keys: list[str], token: str, request: Request) -> int:
+        """0 when the slot is this request's; else milliseconds to wait (MAX_POLL while Redis
+        does not answer: never a request without its slot)."""
+        delay = self._delay(request)
+        wait = self.outage.call(self.acquire, keys=keys, args=[token, self.limit, int(delay * 1000), self.hold_ms,
+                                                                int((FLOOR_TTL + delay) * 1000), self.alive_prefix])
+        return int(MAX_POLL * 1000) if wait is FAILED else int(wait)
 
     def process_response(self, request: Request, response: Response) -> Response:
         if response.status in (429, 503) and SLOT in request.meta:
@@ -86,13 +97,14 @@ class HostSlotMiddleware:
 
     def _release(self, request: Request) -> None:
         held = request.meta.pop(SLOT, None)
-        if held:
-            self.server.zrem(held[0][0], held[1])
+        if held:  # unanswered: the hold expires by itself (DOWNLOAD_TIMEOUT + HOLD_MARGIN)
+            self.outage.call(self.server.zrem, held[0][0], held[1])
 
     def _back_off(self, request: Request) -> None:
         delay = self._delay(request)
         try:
-            self.back_off(keys=request.meta[SLOT][0][1:], args=[int(delay * 1000), int((FLOOR_TTL + delay) * 1000)])
+            self.outage.call(self.back_off, keys=request.meta[SLOT][0][1:],
+                             args=[int(delay * 1000), int((FLOOR_TTL + delay) * 1000)])
         finally:
             self._release(request)
 
@@ -102,16 +114,10 @@ class HostSlotMiddleware:
     def engine_stopped(self) -> None:
         if self.heart.running:
             self.heart.stop()
-        try:
-            self.server.delete(self.alive)
-        except Exception as exc:  # noqa: BLE001 - it expires anyway
-            logger.warning("frontier: could not delete %s: %s", self.alive, exc)
+        self.outage.call(self.server.delete, self.alive)  # unanswered: it expires anyway
 
     def _beat(self) -> None:
-        try:
-            self.server.set(self.alive, 1, px=self.ttl_ms)
-        except Exception as exc:  # noqa: BLE001 - Redis away for a moment: the next beat may do
-            logger.warning("frontier: slot heartbeat to Redis failed: %s", exc)
+        self.outage.call(self.server.set, self.alive, 1, px=self.ttl_ms)
 
     async def _local_wait(self, request: Request) -> None:
         """Wait out this process's own delay for the site first: its downloader would hold the

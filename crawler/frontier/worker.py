@@ -14,7 +14,8 @@ import asyncio
 import logging
 import time
 
-from .run import connect, live_runs
+from .outage import is_outage
+from .run import connect, live_runs, shown_url
 
 logger = logging.getLogger(__name__)
 POLL = 1.0  # seconds between two looks for a live run
@@ -38,10 +39,26 @@ def work(settings, wait: float) -> list:  # noqa: ANN001 - Scrapy Settings; Spid
     configure_logging(settings)
     results: list[SpiderResult] = []
 
+    limit, down_since = settings.getfloat("FRONTIER_OUTAGE_LIMIT"), None
+
     async def loop() -> None:
+        nonlocal down_since
         runner, last_seen = AsyncCrawlerRunner(settings), time.monotonic()
         while time.monotonic() - last_seen < wait:
-            runs = live_runs(server, settings.get("FRONTIER_PREFIX"))
+            try:
+                runs = live_runs(server, settings.get("FRONTIER_PREFIX"))
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                # Redis away between runs: wait for it as a crawl does (frontier/outage.py), then fail
+                down_since = down_since or time.monotonic()
+                if time.monotonic() - down_since >= limit:
+                    cause = " ".join(str(exc).split())
+                    raise RuntimeError(f"Redis at {shown_url(settings.get('FRONTIER_URL'))} did not answer "
+                                       f"for {limit:g} s ({cause})") from None
+                await asyncio.sleep(POLL)
+                continue
+            down_since = None
             if not runs:
                 await asyncio.sleep(POLL)
                 continue
@@ -54,8 +71,13 @@ def work(settings, wait: float) -> list:  # noqa: ANN001 - Scrapy Settings; Spid
                                             stats.get_value("fetch/requests", 0), stats.get_value("fetch/failed", 0)))
             last_seen = time.monotonic()
 
+    def failed(failure) -> None:  # noqa: ANN001 - Twisted's Failure
+        # one line, and a failed result: the worker exits 1, never 0 after an error
+        logger.error("frontier worker: %s", failure.getErrorMessage())
+        results.append(SpiderResult("worker", "failed", failure.getErrorMessage()))
+
     done = deferred_from_coro(loop())
-    done.addErrback(lambda failure: logger.error("frontier worker: %s", failure.getErrorMessage()))
+    done.addErrback(failed)
     done.addBoth(lambda _: reactor.stop())
     reactor.run(installSignalHandlers=True)
     return results

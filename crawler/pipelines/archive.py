@@ -39,6 +39,7 @@ from ..sources import sources_from_settings
 logger = logging.getLogger(__name__)
 # finish_reason -> crawl_runs.status; any reason not here (disk_full, …) is "failed"
 RUN_STATUS = {"finished": "finished", "shutdown": "interrupted"}
+FINISH_WHY = "finish/why"  # stats: why the spider closed, in one line, when not "finished"
 
 
 class ArchivePipeline:
@@ -204,7 +205,8 @@ def run_outcome(reason: str, stats: dict, max_error_share: float) -> tuple[str, 
     unless it finished, why in one line. A run whose requests all failed, or more than
     ``max_error_share`` of them, failed."""
     if reason != "finished" and not reason.startswith("closespider_"):
-        return RUN_STATUS.get(reason, "failed"), f"the spider closed with reason {reason!r}"
+        why = stats.get(FINISH_WHY)  # in words, from whoever closed it (frontier/outage.py)
+        return RUN_STATUS.get(reason, "failed"), f"{why} ({reason})" if why else f"the spider closed with reason {reason!r}"
     requests, failed = stats.get("fetch/requests", 0), stats.get("fetch/failed", 0)
     if failed and (failed >= requests or failed / requests > max_error_share):
         kinds = sorted(((n, k.removeprefix("fetch/failed/")) for k, n in stats.items()

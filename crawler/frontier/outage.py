@@ -1,0 +1,111 @@
+"""The frontier's Redis stops answering mid-crawl (restarted, failed over, the network away).
+
+Every Redis call of the scheduler and the host slots goes through ``FrontierOutage.call``: a
+call that finds Redis away is one WARNING for the whole outage, not a traceback per call, and
+the crawl waits for Redis — downloads and the archive go on with what this process holds, new
+requests are kept until they can be queued, no request is taken without its host slot. Redis
+back: one INFO line, and on it goes. Away FRONTIER_OUTAGE_LIMIT seconds: one ERROR line, and
+the spider closes with finish reason ``frontier_lost`` (its run ``failed``, exit 1). What this
+process had leased is queued again FRONTIER_LEASE_TTL seconds after Redis is back (its
+heartbeat stopped), for the others or the next run. Before this, a lost Redis left a process
+running for ever, a traceback a second, and an item whose cited original could not be queued
+was dropped unstored.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from .run import shown_url
+
+logger = logging.getLogger(__name__)
+FINISH_REASON = "frontier_lost"
+FAILED = object()  # what ``call`` returns when Redis did not answer
+PROBE_EVERY = 1.0  # seconds between two pings while Redis is away
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Redis is away (refused, reset, timed out, still loading its data, a read-only replica
+    after a failover), as opposed to a command that is wrong, which is a bug to raise."""
+    import redis  # here: a crawl without FRONTIER_URL never loads Redis's client (frontier/run.py)
+
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError))
+
+
+class FrontierOutage:
+    def __init__(self, crawler: Crawler, url: str, limit: float):
+        self.crawler, self.url, self.limit = crawler, url, limit
+        self.since: float | None = None  # time.monotonic() of the first unanswered call
+        self.cause = ""
+        self.given_up = False
+        self.last_probe = float("-inf")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> FrontierOutage:
+        url = crawler.settings.get("FRONTIER_URL")
+        if not url:
+            raise NotConfigured  # no message: Scrapy would log it as a WARNING in every plain crawl
+        return cls(crawler, shown_url(url), crawler.settings.getfloat("FRONTIER_OUTAGE_LIMIT"))
+
+    @property
+    def down(self) -> bool:
+        return self.since is not None
+
+    def call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``operation(*args, **kwargs)``'s result, or FAILED when Redis did not answer."""
+        try:
+            result = operation(*args, **kwargs)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            self.failed(exc)
+            return FAILED
+        self.answered()
+        return result
+
+    def probe(self, ping: Callable[[], Any]) -> None:
+        """While Redis is away, ask it again (at most every PROBE_EVERY seconds): how an outage
+        is seen to end, or to last too long, when nothing else calls."""
+        if self.down and not self.given_up and time.monotonic() - self.last_probe >= PROBE_EVERY:
+            self.last_probe = time.monotonic()
+            self.call(ping)
+
+    def failed(self, exc: BaseException) -> None:
+        self.cause = " ".join(str(exc).split()) or type(exc).__name__
+        if self.since is None:
+            self.since = time.monotonic()
+            self.crawler.stats.inc_value("frontier/outages")
+            logger.warning("frontier: Redis at %s does not answer (%s); waiting up to %g s for it "
+                           "(FRONTIER_OUTAGE_LIMIT)", self.url, self.cause, self.limit)
+        elif not self.given_up and time.monotonic() - self.since >= self.limit:
+            self.give_up(f"Redis at {self.url} did not answer for {self.limit:g} s ({self.cause})")
+
+    def answered(self) -> None:
+        if self.since is not None and not self.given_up:
+            logger.info("frontier: Redis at %s answers again after %.1f s", self.url, time.monotonic() - self.since)
+            self.since = None
+
+    def give_up(self, why: str) -> None:
+        """Close the spider with FINISH_REASON, once; ``why`` becomes the run's reason."""
+        if self.given_up:
+            return
+        self.given_up = True
+        self.crawler.stats.set_value("finish/why", why)  # the run's reason (pipelines/archive.py run_outcome)
+        logger.error("frontier: %s; the crawl stops (%s). What this process leased is queued again "
+                     "FRONTIER_LEASE_TTL s after Redis is back", why, FINISH_REASON)
+        engine = self.crawler.engine
+        if engine is not None and engine.spider is not None:
+            from scrapy.utils.defer import deferred_from_coro
+
+            # not awaited by whoever noticed (the scheduler mid-call): closing waits for what is in progress
+            deferred_from_coro(engine.close_spider_async(reason=FINISH_REASON))
+
+
+def outage_of(crawler: Crawler) -> FrontierOutage:
+    """The crawl's FrontierOutage (in EXTENSIONS: crawler/settings.py; on with FRONTIER_URL)."""
+    return crawler.get_extension(FrontierOutage)
