@@ -37,13 +37,17 @@ def frontier():
         pytest.skip(f"no Redis at {REDIS_URL}: {exc.__class__.__name__}")
     prefix = f"test-frontier-{uuid.uuid4().hex[:8]}"
     yield server, prefix
+    _stop_started()
+    for key in server.scan_iter(match=f"{prefix}:*"):
+        server.delete(key)
+
+
+def _stop_started() -> None:
     for process in STARTED:  # a failed test leaves none running
         if process.poll() is None:
             process.kill()
             process.wait()
     STARTED.clear()
-    for key in server.scan_iter(match=f"{prefix}:*"):
-        server.delete(key)
 
 
 class CountingMirror(MirrorServer):
@@ -361,6 +365,7 @@ def own_redis(tmp_path):
     server = OwnRedis(tmp_path / "redis")
     server.start()
     yield server
+    _stop_started()
     if server.process.poll() is None:
         server.kill()
 
@@ -390,7 +395,7 @@ def test_a_frontier_lost_mid_crawl_stops_it_in_one_line_and_loses_no_capture(tmp
     assert log.count(f"frontier: Redis at {own_redis.url} does not answer") == 1, log[-4000:]
     assert log.count(f"Redis at {own_redis.url} did not answer for 2 s") >= 1 and "Traceback" not in log, log[-4000:]
     [(status, reason)] = rows(archive, "SELECT status, reason FROM crawl_runs")
-    assert status == "failed" and reason.startswith(f"Redis at {own_redis.url} did not answer for 2 s"), reason
+    assert status == "failed" and reason.startswith(f"frontier: Redis at {own_redis.url} did not answer for 2 s"), reason
     assert reason.endswith("(frontier_lost)")
     stored = {mirror_path(url) for (url,) in rows(archive, "SELECT url FROM fetches")}
     assert served <= stored, f"{len(served - stored)} pages fetched and not stored"

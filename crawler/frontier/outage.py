@@ -1,8 +1,8 @@
 """The frontier's Redis stops answering mid-crawl (restarted, failed over, the network away).
 
-Every Redis call of the scheduler and the host slots goes through ``FrontierOutage.call``: a
-call that finds Redis away is one WARNING for the whole outage, not a traceback per call, and
-the crawl waits for Redis — downloads and the archive go on with what this process holds, new
+The rule of crawler/outage.py. Every Redis call of the scheduler and the host slots goes
+through ``FrontierOutage.call``: a call that finds Redis away is one WARNING for the whole
+outage, not a traceback per call, and the crawl waits for Redis — downloads and the archive go on with what this process holds, new
 requests are kept until they can be queued, no request is taken without its host slot. Redis
 back: one INFO line, and on it goes. Away FRONTIER_OUTAGE_LIMIT seconds: one ERROR line, and
 the spider closes with finish reason ``frontier_lost`` (its run ``failed``, exit 1). What this
@@ -14,16 +14,15 @@ was dropped unstored.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any, Callable
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
+from ..outage import Outage
 from .run import shown_url
 
-logger = logging.getLogger(__name__)
 FINISH_REASON = "frontier_lost"
 FAILED = object()  # what ``call`` returns when Redis did not answer
 PROBE_EVERY = 1.0  # seconds between two pings while Redis is away
@@ -37,12 +36,9 @@ def is_outage(exc: BaseException) -> bool:
     return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError))
 
 
-class FrontierOutage:
+class FrontierOutage(Outage):
     def __init__(self, crawler: Crawler, url: str, limit: float):
-        self.crawler, self.url, self.limit = crawler, url, limit
-        self.since: float | None = None  # time.monotonic() of the first unanswered call
-        self.cause = ""
-        self.given_up = False
+        super().__init__(crawler, f"frontier: Redis at {url}", limit, "FRONTIER_OUTAGE_LIMIT", FINISH_REASON)
         self.last_probe = float("-inf")
 
     @classmethod
@@ -51,10 +47,6 @@ class FrontierOutage:
         if not url:
             raise NotConfigured  # no message: Scrapy would log it as a WARNING in every plain crawl
         return cls(crawler, shown_url(url), crawler.settings.getfloat("FRONTIER_OUTAGE_LIMIT"))
-
-    @property
-    def down(self) -> bool:
-        return self.since is not None
 
     def call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``operation(*args, **kwargs)``'s result, or FAILED when Redis did not answer."""
@@ -75,35 +67,9 @@ class FrontierOutage:
             self.last_probe = time.monotonic()
             self.call(ping)
 
-    def failed(self, exc: BaseException) -> None:
-        self.cause = " ".join(str(exc).split()) or type(exc).__name__
-        if self.since is None:
-            self.since = time.monotonic()
-            self.crawler.stats.inc_value("frontier/outages")
-            logger.warning("frontier: Redis at %s does not answer (%s); waiting up to %g s for it "
-                           "(FRONTIER_OUTAGE_LIMIT)", self.url, self.cause, self.limit)
-        elif not self.given_up and time.monotonic() - self.since >= self.limit:
-            self.give_up(f"Redis at {self.url} did not answer for {self.limit:g} s ({self.cause})")
-
-    def answered(self) -> None:
-        if self.since is not None and not self.given_up:
-            logger.info("frontier: Redis at %s answers again after %.1f s", self.url, time.monotonic() - self.since)
-            self.since = None
-
-    def give_up(self, why: str) -> None:
-        """Close the spider with FINISH_REASON, once; ``why`` becomes the run's reason."""
-        if self.given_up:
-            return
-        self.given_up = True
-        self.crawler.stats.set_value("finish/why", why)  # the run's reason (pipelines/archive.py run_outcome)
-        logger.error("frontier: %s; the crawl stops (%s). What this process leased is queued again "
-                     "FRONTIER_LEASE_TTL s after Redis is back", why, FINISH_REASON)
-        engine = self.crawler.engine
-        if engine is not None and engine.spider is not None:
-            from scrapy.utils.defer import deferred_from_coro
-
-            # not awaited by whoever noticed (the scheduler mid-call): closing waits for what is in progress
-            deferred_from_coro(engine.close_spider_async(reason=FINISH_REASON))
+    def give_up(self, why: str, after: str = "") -> None:
+        super().give_up(why, after or "What this process leased is queued again FRONTIER_LEASE_TTL s after "
+                                      "Redis is back")
 
 
 def outage_of(crawler: Crawler) -> FrontierOutage:

@@ -34,12 +34,12 @@ from ..extensions.archive import archive_of, writer_of
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import ArchivedVisit, DiscoveryItem, PageItem
 from ..middlewares.failures import request_failed
+from ..outage import FINISH_WHY
 from ..sources import sources_from_settings
 
 logger = logging.getLogger(__name__)
 # finish_reason -> crawl_runs.status; any reason not here (disk_full, …) is "failed"
 RUN_STATUS = {"finished": "finished", "shutdown": "interrupted"}
-FINISH_WHY = "finish/why"  # stats: why the spider closed, in one line, when not "finished"
 
 
 class ArchivePipeline:
