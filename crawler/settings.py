@@ -30,6 +30,9 @@ ARCHIVE_BATCH_SIZE = 50
 # Seconds a batch waits for more items before it is written anyway: an item leaves the
 # pipelines (to the feed exports) only once stored, and the spider closes only when none waits.
 ARCHIVE_BATCH_WAIT = 0.5
+# Seconds a batch waits for a database that stopped answering (tried again every second)
+# before the crawl stops (finish reason archive_lost, run failed; extensions/archive.py).
+ARCHIVE_OUTAGE_LIMIT = 60
 # Re-fetch known articles with If-None-Match / If-Modified-Since from the archive.
 ARCHIVE_CONDITIONAL_REQUESTS = True
 # Article requests whose validators are looked up in one query (0: one query per request).

@@ -1,12 +1,17 @@
 """Which archived article a request is, is asked once and travels with the request to the
 item (issue 11: it was asked up to six times per page, with three tie-breaks)."""
 
+import asyncio
+
 import pytest
 from scrapy import Request
 from scrapy.statscollectors import MemoryStatsCollector
 from scrapy.utils.test import get_crawler
 
 from crawler.archive.store import pick_article
+from crawler.archive.writer import ArchiveWriter
+from crawler.extensions.archive import WaitingWriter
+from crawler.outage import Outage
 from crawler.archive.validators import Validators
 from crawler.middlewares.conditional import KNOWN, KNOWN_RAW_HASH, ConditionalRequestMiddleware, \
     PrefetchValidatorsMiddleware
@@ -41,27 +46,32 @@ def stats() -> MemoryStatsCollector:
     return MemoryStatsCollector(get_crawler())
 
 
+def reader() -> WaitingWriter:
+    """The crawl's archive calls, inline (no writer thread without an engine)."""
+    return WaitingWriter(ArchiveWriter(None), Outage(get_crawler(), "archive", 60, "ARCHIVE_OUTAGE_LIMIT", "archive_lost"))
+
+
 def article_request(url: str, **meta) -> Request:
     return Request(url, meta={"source": "znews", **meta})
 
 
 def test_a_request_resolved_upstream_is_not_looked_up_again():
     archive = CountingArchive()
-    middleware = ConditionalRequestMiddleware(archive, stats())
+    middleware = ConditionalRequestMiddleware(archive, stats(), reader())
     unknown = article_request("https://znews.vn/b-post2.html", **{KNOWN: ("https://znews.vn/b-post2.html", None)})
-    middleware.process_request(unknown)
+    asyncio.run(middleware.process_request(unknown))
     assert archive.asked == [] and b"If-None-Match" not in unknown.headers
 
 
 def test_prefetched_requests_carry_the_article_to_the_item():
     archive = CountingArchive()
-    prefetch = PrefetchValidatorsMiddleware(archive, stats(), batch_size=10)
-    conditional = ConditionalRequestMiddleware(archive, stats())
+    prefetch = PrefetchValidatorsMiddleware(archive, stats(), batch_size=10, reader=reader())
+    conditional = ConditionalRequestMiddleware(archive, stats(), reader())
     request = article_request(URL)
-    prefetch._annotate([request])
-    conditional.process_request(request)
+    asyncio.run(prefetch._annotate([request]))
+    asyncio.run(conditional.process_request(request))
     redirected = request.replace(url="https://znews.vn/a-post1-moved.html")  # meta travels with a redirect
-    conditional.process_request(redirected)
+    asyncio.run(conditional.process_request(redirected))
     assert archive.asked == [URL]  # once, for all of it
     assert request.headers[b"If-None-Match"] == b'"e"' and request.meta[KNOWN_RAW_HASH] == "h"
     assert _article_id(request.meta) == 7 == _article_id(redirected.meta)

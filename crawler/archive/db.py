@@ -91,10 +91,14 @@ def create_archive_engine(url: str | None = None, foreign_keys: bool = True, wri
     A ``writer`` takes SQLite's write lock when a transaction begins, so concurrent
     writers queue on the busy timeout instead of failing mid-transaction; readers
     (the CLI) begin deferred and never hold up a crawl."""
-    engine = create_engine(archive_url(url), json_serializer=_json)
-    if engine.dialect.name == "sqlite":
+    parsed = make_url(archive_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, json_serializer=_json)
         _tune_sqlite(engine, foreign_keys, writer)
-    return engine
+        return engine
+    # a server restarted under a crawl leaves its pooled connections dead: each is tested as
+    # it is taken (one round trip per transaction) and replaced, rather than failing a write
+    return create_engine(parsed, json_serializer=_json, pool_pre_ping=True)
 
 
 def create_readonly_engine(url: str | None = None) -> Engine:

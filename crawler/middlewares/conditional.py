@@ -25,7 +25,7 @@ from scrapy.http import Response
 
 from ..archive.store import Archive
 from ..archive.validators import Validators, validators, validators_of
-from ..extensions.archive import archive_of
+from ..extensions.archive import WaitingWriter, archive_of, writer_of
 from ..warc import PriorCapture
 
 # meta keys: (url, Validators | None), the archived article ``url`` resolved to; and the
@@ -39,10 +39,11 @@ class PrefetchValidatorsMiddleware:
     N known pages makes N / batch queries instead of N (one per request), which is most
     of a 304 re-crawl's archive time."""
 
-    def __init__(self, archive: Archive, stats: Any, batch_size: int):
+    def __init__(self, archive: Archive, stats: Any, batch_size: int, reader: WaitingWriter):
         self.archive = archive
         self.stats = stats
         self.batch_size = batch_size
+        self.reader = reader  # waits for a database that does not answer (extensions/archive.py)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> PrefetchValidatorsMiddleware:
@@ -51,7 +52,7 @@ class PrefetchValidatorsMiddleware:
         batch_size = crawler.settings.getint("ARCHIVE_VALIDATORS_BATCH")
         if batch_size < 1:
             raise NotConfigured("ARCHIVE_VALIDATORS_BATCH < 1: validators are looked up per request")
-        return cls(archive_of(crawler), crawler.stats, batch_size)
+        return cls(archive_of(crawler), crawler.stats, batch_size, writer_of(crawler))
 
     async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
         async for output in self._prefetched(start):
@@ -66,16 +67,16 @@ class PrefetchValidatorsMiddleware:
         async for output in outputs:
             batch.append(output)
             if len(batch) >= self.batch_size:
-                for done in self._annotate(batch):
+                for done in await self._annotate(batch):
                     yield done
                 batch = []
-        for done in self._annotate(batch):
+        for done in await self._annotate(batch):
             yield done
 
-    def _annotate(self, batch: list[Any]) -> list[Any]:
+    async def _annotate(self, batch: list[Any]) -> list[Any]:
         wanted = [o for o in batch if _unresolved(o)]
         if wanted:
-            found = validators_of(self.archive, (o.url for o in wanted))
+            found = await self.reader.read(validators_of, self.archive, [o.url for o in wanted])
             for request in wanted:
                 request.meta[KNOWN] = (request.url, found.get(request.url))
             self.stats.inc_value("conditional/prefetched", len(wanted))
@@ -83,21 +84,22 @@ class PrefetchValidatorsMiddleware:
 
 
 class ConditionalRequestMiddleware:
-    def __init__(self, archive: Archive, stats: Any):
+    def __init__(self, archive: Archive, stats: Any, reader: WaitingWriter):
         self.archive = archive
         self.stats = stats
+        self.reader = reader
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ConditionalRequestMiddleware:
         if not crawler.settings.getbool("ARCHIVE_CONDITIONAL_REQUESTS"):
             raise NotConfigured("ARCHIVE_CONDITIONAL_REQUESTS is off")
-        return cls(archive_of(crawler), crawler.stats)
+        return cls(archive_of(crawler), crawler.stats, writer_of(crawler))
 
-    def process_request(self, request: Request) -> None:
+    async def process_request(self, request: Request) -> None:
         if not isinstance(request, Request) or "source" not in request.meta or KNOWN_RAW_HASH in request.meta:
             return None  # not an article request, or it carries its validators already (retry, redirect)
         if _unresolved(request):  # also tries the source's canonical form
-            request.meta[KNOWN] = (request.url, validators(self.archive, request.url))
+            request.meta[KNOWN] = (request.url, await self.reader.read(validators, self.archive, request.url))
         known: Validators | None = request.meta[KNOWN][1]
         request.meta[KNOWN_RAW_HASH] = known.raw_hash if known else None
         if known is None:

@@ -30,7 +30,7 @@ from ..archive.sources import sync_sources
 from ..archive.store import Archive, display_name
 from ..archive.writer import ArchiveWriter
 from ..archive.visits import Stored, record_fetches
-from ..extensions.archive import archive_of, writer_of
+from ..extensions.archive import WaitingWriter, archive_of, is_unreachable, writer_of
 from ..diskfull import is_out_of_space, stop_for_full_disk
 from ..items import ArchivedVisit, DiscoveryItem, PageItem
 from ..middlewares.failures import request_failed
@@ -43,7 +43,8 @@ RUN_STATUS = {"finished": "finished", "shutdown": "interrupted"}
 
 
 class ArchivePipeline:
-    def __init__(self, crawler: Crawler, archive: Archive | None = None, writer: ArchiveWriter | None = None):
+    def __init__(self, crawler: Crawler, archive: Archive | None = None,
+                 writer: WaitingWriter | ArchiveWriter | None = None):
         self.crawler = crawler
         self.writer = writer or ArchiveWriter(None)
         self.sources = sources_from_settings(crawler.settings)
@@ -133,10 +134,13 @@ class ArchivePipeline:
             for waiter in waiting:  # never leave an item waiting: the spider would not close
                 if waiter is not None and not waiter.done():
                     waiter.set_exception(exc)
-            if not is_out_of_space(exc):
+            if is_out_of_space(exc):
+                self.crawler.stats.inc_value("archive/not_stored", len(records))
+                stop_for_full_disk(self.crawler, "the archive", display_name(self.archive.engine), exc)
+            elif is_unreachable(exc):  # waited ARCHIVE_OUTAGE_LIMIT for it, said so, the crawl stops
+                self.crawler.stats.inc_value("archive/not_stored", len(records))
+            else:
                 raise
-            self.crawler.stats.inc_value("archive/not_stored", len(records))
-            stop_for_full_disk(self.crawler, "the archive", display_name(self.archive.engine), exc)
 
     def _count(self, url: str, stored: Stored) -> None:
         self.crawler.stats.inc_value(f"archive/{stored.outcome}")
@@ -176,7 +180,8 @@ class ArchivePipeline:
         try:
             finish_run(self.archive.engine, self.run_id, status, stats, why)
         except SQLAlchemyError as exc:  # a full disk, a lost server: the run stays 'running' until the next one
-            status, why = "failed", f"its end could not be recorded: {' '.join(str(getattr(exc, 'orig', exc)).split())}"
+            cause = f"its end could not be recorded: {' '.join(str(getattr(exc, 'orig', exc)).split())}"
+            status, why = "failed", f"{why}; {cause}" if why else cause
         # what `scrapy crawl` and `archive recrawl` exit with
         self.crawler.stats.set_value("archive/run_status", status)
         self.crawler.stats.set_value("archive/run_reason", why)
@@ -219,7 +224,7 @@ def run_summary(run_id: int, spider: str, status: str, why: str | None, stats: d
     """One line a person reads in the log or a cron mail."""
     outcomes = ", ".join(f"{stats.get(f'archive/{o}', 0)} {o}" for o in
                          ("new", "changed", "unchanged", "not_modified", "gone", "error", "skipped"))
-    if stats.get("archive/not_stored"):  # visits lost with a batch the archive could not take (full disk)
+    if stats.get("archive/not_stored"):  # visits lost with a batch the archive could not take (full disk, gone)
         outcomes += f", {stats['archive/not_stored']} not stored"
     requests = why or f"{stats.get('fetch/requests', 0)} requests, {stats.get('fetch/failed', 0)} failed"
     return (f"crawl run {run_id} ({spider}) {status} — {requests}; {stats.get('elapsed_time_seconds', 0):.1f} s, "

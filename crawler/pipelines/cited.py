@@ -15,7 +15,7 @@ import logging
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from ..extensions.archive import archive_of, writer_of
+from ..extensions.archive import archive_of, is_unreachable, writer_of
 from ..middlewares.conditional import KNOWN
 from ..archive.discoveries import record_discoveries
 from ..archive.records import DiscoveryRecord
@@ -69,15 +69,17 @@ class FollowCitedPipeline:
                                    found_at=item.fetched_at) for url, source in follow.items()]
         try:
             await self.writer.run(record_discoveries, archive.engine, records)
+            spider = self.crawler.spider
+            if not hasattr(spider, "article_request"):
+                return
+            known = await self.writer.read(validators_of, archive, follow)
         except Exception as exc:
+            if is_unreachable(exc):  # waited ARCHIVE_OUTAGE_LIMIT, said so: the crawl stops, follows nothing
+                return
             if not is_out_of_space(exc):
                 raise
             stop_for_full_disk(self.crawler, "the archive", display_name(archive.engine), exc)
             return
-        spider = self.crawler.spider
-        if not hasattr(spider, "article_request"):
-            return
-        known = validators_of(archive, follow)
         for url, source in follow.items():
             if known[url] is None:
                 # resolved here, once: the request carries the answer (middlewares/conditional.py)

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from dateutil import parser as dateutil_parser
 from scrapy import Request, Spider
@@ -17,7 +17,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 
 from ..archive.validators import validators_of
-from ..extensions.archive import archive_of
+from ..extensions.archive import archive_of, is_unreachable, writer_of
 from ..middlewares.conditional import KNOWN, KNOWN_RAW_HASH
 from ..discover import Announced
 from ..failures import RedirectRefused, describe_failure, failure_kind
@@ -139,7 +139,7 @@ class ArticleSpider(Spider):
                   and not (pattern and not pattern.search(url))]
         # Which of them are archived: one query per listing, and the answer rides with the
         # request (meta KNOWN), so nothing downstream asks again.
-        known = validators_of(archive_of(self.crawler), (url for _, url in wanted if url not in self.requested))
+        known = self._known((url for _, url in wanted if url not in self.requested))
         for entry, url in wanted:
             yield DiscoveryItem(url=url, source=source.name, method=method, found_on=found_on, found_at=utcnow(),
                                 published_at=entry.published_at, guid=entry.guid, title=entry.title)
@@ -155,6 +155,17 @@ class ArticleSpider(Spider):
             self.per_source[source.name] = self.per_source.get(source.name, 0) + 1
             self.crawler.stats.inc_value(f"discover/{method}_article")
             yield self.article_request(url, source, **{KNOWN: (url, None)})
+
+    def _known(self, urls: Iterable[str]) -> dict[str, Any]:
+        """validators_of the archive; none known while its database does not answer: those
+        requests go out unconditional, and an unchanged page is stored ``unchanged``."""
+        try:
+            return validators_of(archive_of(self.crawler), urls)
+        except Exception as exc:
+            if not is_unreachable(exc):
+                raise
+            writer_of(self.crawler).outage.failed(exc)
+            return {}
 
     def unreadable(self, response: Response, what: str) -> None:
         """A feed, sitemap or listing page that answered but cannot be read (a maintenance
