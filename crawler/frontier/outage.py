@@ -49,7 +49,14 @@ class FrontierOutage(Outage):
         return cls(crawler, shown_url(url), crawler.settings.getfloat("FRONTIER_OUTAGE_LIMIT"))
 
     def call(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``operation(*args, **kwargs)``'s result, or FAILED when Redis did not answer."""
+        """``operation(*args, **kwargs)``'s result, or FAILED when Redis did not answer, or
+        is away: then only ``probe`` asks it, once a second, so that a Redis that hangs
+        (each call waits out the socket timeout) holds up the crawl once, not once per call."""
+        if self.down:
+            return FAILED
+        return self._try(operation, *args, **kwargs)
+
+    def _try(self, operation: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
             result = operation(*args, **kwargs)
         except Exception as exc:
@@ -65,7 +72,7 @@ class FrontierOutage(Outage):
         is seen to end, or to last too long, when nothing else calls."""
         if self.down and not self.given_up and time.monotonic() - self.last_probe >= PROBE_EVERY:
             self.last_probe = time.monotonic()
-            self.call(ping)
+            self._try(ping)
 
     def give_up(self, why: str, after: str = "") -> None:
         super().give_up(why, after or "What this process leased is queued again FRONTIER_LEASE_TTL s after "
