@@ -114,3 +114,32 @@ def test_only_a_database_that_does_not_answer_is_waited_for(tmp_path):
             connection.execute(text("INSERT INTO t VALUES (1)"))
     assert not is_unreachable(refused.value)
     engine.dispose()
+
+
+def test_a_listing_read_while_the_archive_is_away_requests_its_articles_unconditionally(monkeypatch):
+    """A discovery spider asks which announced articles are archived (spiders/base.py): with
+    the database away it treats them all as new — each request goes out without validators,
+    and an unchanged page is stored `unchanged` later — and the outage is on record, instead of
+    the listing's links being lost with a traceback."""
+    from types import SimpleNamespace
+
+    from scrapy.utils.test import get_crawler
+    from sqlalchemy.exc import OperationalError
+
+    from crawler.outage import Outage
+    from crawler.spiders import base
+    from crawler.spiders.feeds import FeedsSpider
+
+    crawler = get_crawler(FeedsSpider, {"MIRROR_URL": "bundled"})
+    spider = FeedsSpider.from_crawler(crawler)
+    outage = Outage(crawler, "archive: test", 60, "ARCHIVE_OUTAGE_LIMIT", "archive_lost")
+
+    def away(archive, urls):  # noqa: ANN001
+        raise OperationalError("SELECT …", {}, Exception("server closed the connection unexpectedly"),
+                               connection_invalidated=True)
+
+    monkeypatch.setattr(base, "validators_of", away)
+    monkeypatch.setattr(base, "archive_of", lambda crawler: None)
+    monkeypatch.setattr(base, "writer_of", lambda crawler: SimpleNamespace(outage=outage))
+    assert spider._known(["https://znews.vn/a-post1.html"]) == {}
+    assert outage.down and "server closed the connection" in outage.cause
