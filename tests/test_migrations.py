@@ -166,3 +166,23 @@ def test_leaf_tables_are_without_rowid_on_sqlite_and_keep_their_rows(tmp_path):
     assert "WITHOUT ROWID" not in ddl["version_authors"] and rows == rows_before
     assert "ix_version_authors_name" in ddl
     engine.dispose()
+
+
+def test_fts_merges_sixteen_segments_at_a_time_on_sqlite(tmp_path):
+    """0011: articles_fts's automerge is 16 (FTS5's default 4 made its merges most of a new
+    version's store cost at 100k articles); the downgrade puts the default back."""
+    path = tmp_path / "archive.db"
+    engine = create_archive_engine(f"sqlite:///{path}")
+
+    def automerge() -> int | None:
+        with sqlite3.connect(path) as db:
+            row = db.execute("SELECT v FROM articles_fts_config WHERE k = 'automerge'").fetchone()
+        return row and row[0]
+
+    upgrade(engine, "0010")
+    assert automerge() is None  # FTS5's default, 4
+    upgrade(engine)
+    assert automerge() == 16
+    downgrade(engine, "0010")
+    assert automerge() == 4
+    engine.dispose()
