@@ -168,8 +168,8 @@ def test_leaf_tables_are_without_rowid_on_sqlite_and_keep_their_rows(tmp_path):
     engine.dispose()
 
 
-def test_fts_merges_sixteen_segments_at_a_time_on_sqlite(tmp_path):
-    """0011: articles_fts's automerge is 16 (FTS5's default 4 made its merges most of a new
+def test_fts_merges_eight_segments_at_a_time_on_sqlite(tmp_path):
+    """0011: articles_fts's automerge is 8 (FTS5's default 4 made its merges most of a new
     version's store cost at 100k articles); the downgrade puts the default back."""
     path = tmp_path / "archive.db"
     engine = create_archive_engine(f"sqlite:///{path}")
@@ -182,7 +182,7 @@ def test_fts_merges_sixteen_segments_at_a_time_on_sqlite(tmp_path):
     upgrade(engine, "0010")
     assert automerge() is None  # FTS5's default, 4
     upgrade(engine)
-    assert automerge() == 16
+    assert automerge() == 8
     downgrade(engine, "0010")
     assert automerge() == 4
     engine.dispose()
