@@ -196,7 +196,7 @@ class Fetch(Base):
     warc_filename: Mapped[str | None] = mapped_column(Text)
     warc_offset: Mapped[int | None] = mapped_column(BigInteger)
     warc_length: Mapped[int | None] = mapped_column(BigInteger)
-    warc_record_id: Mapped[str | None] = mapped_column(Text, index=True)
+    warc_record_id: Mapped[str | None] = mapped_column(Text)  # no index: nothing reads by it (0012)
     warc_record_type: Mapped[str | None] = mapped_column(String(16))
     # the source the visit was for (migration 0008: backfilled from the article, else the host)
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id"))
