@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from typing import Any, Callable
+from typing import Any
 
 from scrapy.settings import BaseSettings, SETTINGS_PRIORITIES, default_settings
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import create_engine, text
 from crawler.extensions.archive import is_unreachable
 from tests.conftest import POSTGRES_URL, drop_postgres_schema, postgres_url
 from tests.tcpproxy import TcpProxy
-from tests.test_frontier import CountingMirror, _read, _stop_started, crawl, make_web
+from tests.mirrorcrawl import CountingMirror, crawl, make_web, read_log, stop_started
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def proxied_archive():
     target = urlsplit(POSTGRES_URL)
     with TcpProxy((target.hostname, target.port or 5432)) as proxy:
         yield direct.replace(f"{target.hostname}:{target.port or 5432}", f"127.0.0.1:{proxy.port}"), direct, proxy
-        _stop_started()
+        stop_started()
     drop_postgres_schema()
 
 
@@ -46,26 +47,27 @@ def wait_for(url: str, sql: str, at_least: int, timeout: float = 120) -> None:
         time.sleep(0.1)
 
 
-def start(tmp_path, archive_url: str, *settings: str):
+@contextmanager
+def crawling_into(tmp_path, archive: tuple[str, str, TcpProxy], limit: int):  # noqa: ANN201
+    """A crawl into the proxied archive with ARCHIVE_OUTAGE_LIMIT ``limit``, once it has stored
+    10 fetches: (urls, mirror, process), the mirror up."""
+    url, direct, _ = archive
     urls, seeds = make_web(tmp_path, 60, delay=0.3)  # ~10 s: time for an outage in the middle
-    mirror = CountingMirror(tmp_path / "web").__enter__()
-    process = crawl(mirror, seeds, tmp_path / "unused.db", "archive-outage", "-s", f"ARCHIVE_URL={archive_url}",
-                    "-s", "FRONTIER_URL=", "-s", "CONCURRENT_REQUESTS=2", "-s", "ARCHIVE_BATCH_SIZE=5", *settings)
-    return urls, mirror, process
+    with CountingMirror(tmp_path / "web") as mirror:
+        process = crawl(mirror, seeds, tmp_path / "unused.db", "-s", f"ARCHIVE_URL={url}", "-s", "CONCURRENT_REQUESTS=2",
+                        "-s", "ARCHIVE_BATCH_SIZE=5", "-s", f"ARCHIVE_OUTAGE_LIMIT={limit}")
+        wait_for(direct, "SELECT count(*) FROM fetches", 10)
+        yield urls, mirror, process
 
 
 def test_the_crawl_waits_for_an_archive_database_that_comes_back(tmp_path, proxied_archive):
-    url, direct, proxy = proxied_archive
-    urls, mirror, process = start(tmp_path, url, "-s", "ARCHIVE_OUTAGE_LIMIT=60")
-    try:
-        wait_for(direct, "SELECT count(*) FROM fetches", 10)
+    _, direct, proxy = proxied_archive
+    with crawling_into(tmp_path, proxied_archive, limit=60) as (urls, mirror, process):
         proxy.cut()
         time.sleep(3)
         proxy.restore()
         process.wait(timeout=180)
-    finally:
-        mirror.__exit__(None, None, None)
-    log = _read(process)
+    log = read_log(process)
     assert process.returncode == 0, log[-4000:]
     assert log.count("does not answer") == 1 and "answers again after" in log, log[-4000:]
     assert "could not store a batch" not in log and "Traceback" not in log, log[-4000:]
@@ -75,16 +77,12 @@ def test_the_crawl_waits_for_an_archive_database_that_comes_back(tmp_path, proxi
 
 
 def test_an_archive_database_gone_past_the_limit_stops_the_crawl_in_one_line(tmp_path, proxied_archive):
-    url, direct, proxy = proxied_archive
-    urls, mirror, process = start(tmp_path, url, "-s", "ARCHIVE_OUTAGE_LIMIT=2")
-    try:
-        wait_for(direct, "SELECT count(*) FROM fetches", 10)
+    _, direct, proxy = proxied_archive
+    with crawling_into(tmp_path, proxied_archive, limit=2) as (urls, mirror, process):
         proxy.cut()
         process.wait(timeout=120)
         fetched = len(mirror.article_requests(urls))
-    finally:
-        mirror.__exit__(None, None, None)
-    log = _read(process)
+    log = read_log(process)
     assert process.returncode == 1, log[-4000:]
     assert log.count("does not answer") == 1 and "Traceback" not in log, log[-4000:]
     assert "did not answer for 2 s" in log and "the crawl stops (archive_lost)" in log, log[-4000:]

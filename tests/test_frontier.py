@@ -4,27 +4,26 @@ key prefix, deleted after it; without a Redis on 127.0.0.1:6379 the tests are sk
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from crawler.frontier.run import Run, run_key
-from crawler.mirror import MirrorServer, mirror_path
-from crawler.mirror.server import MirrorRequestHandler
+from crawler.mirror import mirror_path
+from tests import mirrorcrawl
 from tests.conftest import PROJECT_ROOT
+from tests.mirrorcrawl import CountingMirror, make_web, read_log, stop_started, wait_for_requests
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 redis = pytest.importorskip("redis")
-STARTED: list[subprocess.Popen] = []  # crawls started by the running test
 
 
 @pytest.fixture
@@ -37,74 +36,16 @@ def frontier():
         pytest.skip(f"no Redis at {REDIS_URL}: {exc.__class__.__name__}")
     prefix = f"test-frontier-{uuid.uuid4().hex[:8]}"
     yield server, prefix
-    _stop_started()
+    stop_started()
     for key in server.scan_iter(match=f"{prefix}:*"):
         server.delete(key)
 
 
-def _stop_started() -> None:
-    for process in STARTED:  # a failed test leaves none running
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    STARTED.clear()
-
-
-class CountingMirror(MirrorServer):
-    """The mirror, also counting how many requests each host has at once (peak per host)."""
-
-    def __init__(self, root: Path):
-        super().__init__(root)
-        lock, busy, self.peak = threading.Lock(), collections.Counter(), collections.Counter()
-        self.starts: dict[str, list[tuple[float, str]]] = collections.defaultdict(list)  # host -> (when, path)
-
-        class Handler(MirrorRequestHandler):
-            def _respond(self, head: bool) -> None:
-                host = self.path.split("/")[1]
-                with lock:
-                    busy[host] += 1
-                    mirror.peak[host] = max(mirror.peak[host], busy[host])
-                    mirror.starts[host].append((time.monotonic(), self.path))
-                try:
-                    super()._respond(head)
-                finally:
-                    with lock:
-                        busy[host] -= 1
-
-        mirror = self
-        self.httpd.RequestHandlerClass = Handler
-
-    def article_requests(self, urls: list[str]) -> collections.Counter:
-        wanted = {mirror_path(url) for url in urls}
-        return collections.Counter(path for path in self.httpd.requested if path in wanted)
-
-
-def make_web(root: Path, pages: int, delay: float = 0.0) -> tuple[list[str], Path]:
-    """A generated web (bench/fakeweb.py, Crawl-delay removed) and a seeds file listing its pages."""
-    from bench.throughput import make_web as generate, sources_file
-
-    urls = generate(root / "web", pages, 1)
-    if delay:  # a slow server: requests overlap unless something keeps them apart
-        for url in urls:
-            page = root / "web" / mirror_path(url).lstrip("/")
-            page = page / "index.html" if url.endswith("/") else page
-            sidecar = page.with_name(page.name + ".headers")
-            sidecar.write_text((sidecar.read_text() if sidecar.exists() else "") + f"\nDelay: {delay}\n")
-    return urls, sources_file(root / "sources.toml", urls)
-
-
-def crawl(mirror: MirrorServer, seeds: Path, archive: Path, prefix: str, *settings: str,
+def crawl(mirror: CountingMirror, seeds: Path, archive: Path, prefix: str, *settings: str,
           command: tuple[str, ...] = ("-m", "scrapy", "crawl", "sources")) -> subprocess.Popen:
-    command = [sys.executable, *command, "-s", f"SOURCES_FILE={seeds}",
-               "-s", f"MIRROR_URL={mirror.url}", "-s", f"ARCHIVE_URL=sqlite:///{archive}",
-               "-s", f"FRONTIER_URL={REDIS_URL}", "-s", f"FRONTIER_PREFIX={prefix}", "-s", "AUTOTHROTTLE_ENABLED=False",
-               "-s", "EXTRACT_WORKERS=0", "-s", "WARC_ENABLED=False", "-s", "LOG_LEVEL=INFO", *settings]
-    env = {k: v for k, v in os.environ.items() if k not in ("ARCHIVE_URL", "MIRROR_URL", "SOURCES_FILE")}
-    log = open(archive.parent / f"crawl-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115 - read by _read()
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    process.log = log
-    STARTED.append(process)
-    return process
+    """mirrorcrawl.crawl on the shared frontier, under this test's key prefix."""
+    return mirrorcrawl.crawl(mirror, seeds, archive, "-s", f"FRONTIER_URL={REDIS_URL}", "-s", f"FRONTIER_PREFIX={prefix}",
+                             *settings, command=command)
 
 
 def rows(archive: Path, sql: str) -> list[tuple]:
@@ -128,7 +69,7 @@ def test_three_processes_fetch_every_page_once(tmp_path, frontier):
         processes = [crawl(mirror, seeds, archive, prefix) for _ in range(3)]
         for process in processes:
             process.wait(timeout=300)
-        logs = [_read(process) for process in processes]
+        logs = [read_log(process) for process in processes]
         for process, log in zip(processes, logs):
             assert process.returncode == 0, log[-4000:]
         counts = mirror.article_requests(urls)
@@ -150,7 +91,7 @@ def test_next_run_is_not_blocked_by_the_last_ones_duplicate_filter(tmp_path, fro
         for _ in range(2):  # "today", then "tomorrow"
             process = crawl(mirror, seeds, archive, prefix)
             process.wait(timeout=240)
-            assert process.returncode == 0, _read(process)[-4000:]
+            assert process.returncode == 0, read_log(process)[-4000:]
         counts = mirror.article_requests(urls)
     assert set(counts.values()) == {2}, counts
     # the last process out cleared the run: only the run's record is left, marked done
@@ -174,10 +115,10 @@ def test_a_killed_process_loses_no_queued_url(tmp_path, frontier):
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
         survivor.wait(timeout=240)
-        assert survivor.returncode == 0, _read(survivor)[-4000:]
+        assert survivor.returncode == 0, read_log(survivor)[-4000:]
         counts = mirror.article_requests(urls)
     assert len(counts) == len(urls), f"{len(urls) - len(counts)} pages never fetched"
-    assert " generation 1 " in _read(survivor)  # it joined the killed one's run
+    assert " generation 1 " in read_log(survivor)  # it joined the killed one's run
     # A page is fetched again only when the killed process held it: not yet stored (most of
     # them), or stored in the instant before its lease was released (then `unchanged`): never
     # a second version.
@@ -205,7 +146,7 @@ def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
         processes = [crawl(mirror, seeds, archive, prefix, *settings) for _ in range(2)]
         for process in processes:
             process.wait(timeout=240)
-            assert process.returncode == 0, _read(process)[-4000:]
+            assert process.returncode == 0, read_log(process)[-4000:]
         counts = mirror.article_requests(urls)
         peak = dict(mirror.peak)
         pages = {mirror_path(url) for url in urls}
@@ -233,7 +174,7 @@ def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):
         seeder = crawl(mirror, seeds, archive, prefix, *settings)
         for process in (seeder, worker):
             process.wait(timeout=240)
-            assert process.returncode == 0, _read(process)[-4000:]
+            assert process.returncode == 0, read_log(process)[-4000:]
         counts = mirror.article_requests(urls)
     assert len(counts) == len(urls) and set(counts.values()) == {1}, counts
     assert_archived_once(archive, urls)
@@ -289,11 +230,6 @@ def test_runs_carry_over_what_a_dead_run_left(frontier):
     assert nxt.pop() == f"{2:040d}request-2".encode()  # carried over
     assert nxt.push(f"{0:040d}", 0, b"x" * 40, True)  # a new duplicate filter
     assert not nxt.push(f"{2:040d}", 0, b"x" * 40, True)  # the carried entry is in it
-
-
-def _read(process: subprocess.Popen) -> str:
-    process.log.seek(0)
-    return process.log.read()
 
 
 def test_take_releases_and_leases_in_one_round_trip(frontier):
@@ -365,15 +301,22 @@ def own_redis(tmp_path):
     server = OwnRedis(tmp_path / "redis")
     server.start()
     yield server
-    _stop_started()
+    stop_started()
     if server.process.poll() is None:
         server.kill()
 
 
-def _wait_for_requests(mirror: CountingMirror, urls: list[str], count: int) -> None:
-    deadline = time.monotonic() + 120
-    while len(mirror.article_requests(urls)) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+@contextmanager
+def crawling_on(own_redis: OwnRedis, tmp_path: Path, pages: int, limit: int, served_first: int):  # noqa: ANN201
+    """A crawl on ``own_redis`` with FRONTIER_OUTAGE_LIMIT ``limit``, once the mirror has
+    served ``served_first`` of its pages: (urls, archive, mirror, process), the mirror up."""
+    urls, seeds = make_web(tmp_path, pages, delay=0.1)
+    archive = tmp_path / "archive.db"
+    with CountingMirror(tmp_path / "web") as mirror:
+        process = crawl(mirror, seeds, archive, "outage", "-s", f"FRONTIER_URL={own_redis.url}",
+                        "-s", f"FRONTIER_OUTAGE_LIMIT={limit}", "-s", "CONCURRENT_REQUESTS=2")
+        wait_for_requests(mirror, urls, served_first)
+        yield urls, archive, mirror, process
 
 
 def test_a_frontier_lost_mid_crawl_stops_it_in_one_line_and_loses_no_capture(tmp_path, own_redis):
@@ -381,16 +324,11 @@ def test_a_frontier_lost_mid_crawl_stops_it_in_one_line_and_loses_no_capture(tmp
     one ERROR when the limit passes, the run failed with that reason, exit 1; every page the
     mirror served before has its fetches row. It used to run on for ever, a traceback a
     second, and dropped unstored an item whose cited original it could not queue."""
-    urls, seeds = make_web(tmp_path, 60, delay=0.1)
-    archive = tmp_path / "archive.db"
-    with CountingMirror(tmp_path / "web") as mirror:
-        process = crawl(mirror, seeds, archive, "lost", "-s", f"FRONTIER_URL={own_redis.url}",
-                        "-s", "FRONTIER_OUTAGE_LIMIT=2", "-s", "CONCURRENT_REQUESTS=2")
-        _wait_for_requests(mirror, urls, 10)
+    with crawling_on(own_redis, tmp_path, pages=60, limit=2, served_first=10) as (urls, archive, mirror, process):
         own_redis.kill()
         process.wait(timeout=120)
         served = set(mirror.article_requests(urls))
-    log = _read(process)
+    log = read_log(process)
     assert process.returncode == 1, log[-4000:]
     assert log.count(f"frontier: Redis at {own_redis.url} does not answer") == 1, log[-4000:]
     assert log.count(f"Redis at {own_redis.url} did not answer for 2 s") >= 1 and "Traceback" not in log, log[-4000:]
@@ -408,18 +346,13 @@ def test_a_frontier_back_within_the_limit_resumes_the_crawl(tmp_path, own_redis,
     crawl waits, goes on and archives every page (one WARNING, one INFO "answers again").
     Without it (a Redis restarted empty), the run's queue is gone: the crawl says so in one
     ERROR line and fails, rather than finishing as if it had crawled everything."""
-    urls, seeds = make_web(tmp_path, 40, delay=0.1)
-    archive = tmp_path / "archive.db"
-    with CountingMirror(tmp_path / "web") as mirror:
-        process = crawl(mirror, seeds, archive, "back", "-s", f"FRONTIER_URL={own_redis.url}",
-                        "-s", "FRONTIER_OUTAGE_LIMIT=60", "-s", "CONCURRENT_REQUESTS=2")
-        _wait_for_requests(mirror, urls, 8)
+    with crawling_on(own_redis, tmp_path, pages=40, limit=60, served_first=8) as (urls, archive, mirror, process):
         own_redis.kill()
         time.sleep(2)
         own_redis.start(keep_data=keep_data)
         process.wait(timeout=180)
         counts = mirror.article_requests(urls)
-    log = _read(process)
+    log = read_log(process)
     assert log.count(f"frontier: Redis at {own_redis.url} does not answer") == 1, log[-4000:]
     assert "Traceback" not in log, log[-4000:]
     if keep_data:
@@ -447,6 +380,6 @@ def test_a_worker_whose_frontier_is_lost_exits_1_in_one_line(tmp_path, own_redis
         time.sleep(3)  # started and polling for runs
         own_redis.kill()
         worker.wait(timeout=60)
-    log = _read(worker)
+    log = read_log(worker)
     assert worker.returncode == 1, log[-3000:]
     assert f"Redis at {own_redis.url} did not answer for 2 s" in log.splitlines()[-1] and "Traceback" not in log, log

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import time
 from urllib.parse import urlsplit
 
@@ -30,7 +29,6 @@ from . import scripts
 from .outage import FAILED, outage_of
 from .run import connect, process_name
 
-logger = logging.getLogger(__name__)
 SLOT = "frontier_slot"  # meta: (host, token) of the slot a request holds
 HOLD_MARGIN = 30  # seconds past DOWNLOAD_TIMEOUT before a dead process's slot frees itself
 FLOOR_TTL = 60  # seconds a host's delay floor outlives the last process that wanted it
