@@ -8,13 +8,16 @@ import asyncio
 import csv
 import json
 import xml.etree.ElementTree as ElementTree
+from collections import deque
 from dataclasses import fields
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from scrapy.utils.project import get_project_settings
 from scrapy.utils.test import get_crawler
 
+from crawler.archive.records import FetchRecord
 from crawler.archive.sources import sync_sources
 from crawler.archive.store import Archive
 from crawler.archive.visits import record_fetches
@@ -138,27 +141,96 @@ def test_a_page_item_never_shows_its_html():
 # -- batching: a size OR a short timer --------------------------------------------------
 
 
-def test_items_wait_for_their_batch_which_is_written_when_full_or_when_its_time_is_up(tmp_path, monkeypatch):
+def batching_pipeline(tmp_path, monkeypatch, size: int, wait: float) -> tuple[ArchivePipeline, list[int]]:
+    """An archive pipeline on its own archive, outside a crawl; ``batches`` gets each batch's size."""
     settings = get_project_settings().copy_to_dict()
-    settings.update(TWISTED_REACTOR_ENABLED=False, ARCHIVE_BATCH_SIZE=2, ARCHIVE_BATCH_WAIT=0.05)
+    settings.update(TWISTED_REACTOR_ENABLED=False, ARCHIVE_BATCH_SIZE=size, ARCHIVE_BATCH_WAIT=wait)
     pipeline = ArchivePipeline.from_crawler(get_crawler(settings_dict=settings))
     pipeline.archive = Archive.open(f"sqlite:///{tmp_path / 'archive.db'}")
     sync_sources(pipeline.archive.engine, load_sources().values())
     batches = []
     monkeypatch.setattr("crawler.pipelines.archive.record_fetches",
                         lambda archive, records: batches.append(len(records)) or record_fetches(archive, records))
-    t0 = datetime(2025, 7, 2, tzinfo=timezone.utc)
-    items = [PageItem(url=f"https://znews.vn/gone-post{i}.html", source="znews", fetched_at=t0 + timedelta(minutes=i),
-                      http_status=404, outcome="error", error="HTTP 404") for i in range(5)]
+    return pipeline, batches
 
-    async def process_all():
+
+def gone_items(count: int) -> list[PageItem]:
+    t0 = datetime(2025, 7, 2, tzinfo=timezone.utc)
+    return [PageItem(url=f"https://znews.vn/gone-post{i}.html", source="znews", fetched_at=t0 + timedelta(minutes=i),
+                     http_status=404, outcome="error", error="HTTP 404") for i in range(count)]
+
+
+def process_all(pipeline: ArchivePipeline, items: list[PageItem]) -> list[ArchivedVisit]:
+    async def process():
         # a guard against a hang (an item never released), not a timing assertion
         return await asyncio.wait_for(asyncio.gather(*(pipeline.process_item(item) for item in items)), 60)
 
     try:
-        visits = asyncio.run(process_all())
+        return asyncio.run(process())
     finally:
         pipeline.archive.close()
+
+
+def test_items_wait_for_their_batch_which_is_written_when_full_or_when_its_time_is_up(tmp_path, monkeypatch):
+    pipeline, batches = batching_pipeline(tmp_path, monkeypatch, size=2, wait=0.05)
+    items = gone_items(5)
+    visits = process_all(pipeline, items)
     assert batches == [2, 2, 1]  # two full batches, then the last item's, by the timer
     assert [v.url for v in visits] == [i.url for i in items] and {v.outcome for v in visits} == {"error"}
     assert all(isinstance(v, ArchivedVisit) for v in visits)
+
+
+class Engine:
+    """The parts of Scrapy's engine its idle test reads, as the archive pipeline reads them."""
+
+    def __init__(self, downloading: int, scraping: int, pending: bool):
+        self.downloader = SimpleNamespace(active={object() for _ in range(downloading)})
+        self.scraper = SimpleNamespace(slot=SimpleNamespace(queue=deque(), active={object() for _ in range(scraping)}))
+        self._start = None
+        self._slot = SimpleNamespace(scheduler=SimpleNamespace(has_pending_requests=lambda: pending))
+
+
+@pytest.mark.parametrize(("engine", "expected"), [
+    (Engine(downloading=0, scraping=3, pending=False), ([3], "quiet")),  # the crawl's last three pages
+    (Engine(downloading=1, scraping=3, pending=False), ([3], "timer")),  # a page on its way
+    (Engine(downloading=0, scraping=4, pending=False), ([3], "timer")),  # a fourth being extracted
+    (Engine(downloading=0, scraping=3, pending=True), ([3], "timer")),  # requests to come
+])
+def test_the_last_pages_of_a_crawl_are_stored_at_once_not_when_their_batch_times_out(tmp_path, monkeypatch, engine,
+                                                                                    expected):
+    pipeline, batches = batching_pipeline(tmp_path, monkeypatch, size=50, wait=0.2)
+    pipeline.engine = engine
+    process_all(pipeline, gone_items(3))
+    how = [key for key in pipeline.crawler.stats.get_stats() if key.startswith("archive/batches/")]
+    assert (batches, how) == (expected[0], [f"archive/batches/{expected[1]}"])
+
+
+def test_a_failed_request_that_was_the_last_download_is_stored_at_once(tmp_path, monkeypatch):
+    pipeline, batches = batching_pipeline(tmp_path, monkeypatch, size=50, wait=3600)
+    pipeline.engine = Engine(downloading=1, scraping=0, pending=False)  # the failed request itself
+
+    async def fail():
+        pipeline.request_failed(FetchRecord(url=MISSING, source="znews", fetched_at=datetime.now(timezone.utc),
+                                            http_status=500, outcome="error", error="HTTP 500"), None)
+        await asyncio.wait_for(asyncio.gather(*pipeline.timed_flushes), 60)  # a guard against a one-hour wait
+
+    try:
+        asyncio.run(fail())
+    finally:
+        pipeline.archive.close()
+    assert batches == [1] and pipeline.crawler.stats.get_value("archive/batches/quiet") == 1
+
+
+def test_a_crawl_stores_its_last_batch_once_nothing_is_left_to_fetch(mirror, tmp_path):
+    """A batch that waits an hour for pages: the crawl still ends at once, its last pages
+    stored when nothing was left to fetch (without, ``run_crawl`` times out). A real crawl
+    pins what the pipeline reads of Scrapy's engine (its idle test, which Scrapy does not
+    offer less the scraper)."""
+    archive = tmp_path / "archive.db"
+    urls = ",".join([p["url"] for p in PAGES] + [MISSING])
+    run_crawl(mirror.url, archive, "-a", f"urls={urls}", "-s", "ARCHIVE_BATCH_WAIT=3600",
+              "-s", "ARCHIVE_BATCH_SIZE=1000")
+    (run,) = query(archive, "SELECT stats FROM crawl_runs")
+    batches = {k: v for k, v in json.loads(run["stats"]).items() if k.startswith("archive/batches/")}
+    assert set(batches) == {"archive/batches/quiet"}, batches
+    assert query(archive, "SELECT count(*) FROM fetches WHERE url != ?", MISSING)[0][0] >= len(PAGES)

@@ -2,8 +2,9 @@
 
 A visit's item leaves the pipeline as the archived record (``ArchivedVisit``), once its
 batch is stored: only then are its outcome and version known. A batch is written when it
-is full (``ARCHIVE_BATCH_SIZE``) or ``ARCHIVE_BATCH_WAIT`` seconds after its first item,
-so no item waits long, and the spider, which closes only when no item is pending, is
+is full (``ARCHIVE_BATCH_SIZE``), once the crawl has nothing left to fetch (its last pages:
+no page is on its way to join the batch), or ``ARCHIVE_BATCH_WAIT`` seconds after its first
+item, so no item waits long, and the spider, which closes only when no item is pending, is
 never held up. Discoveries are stored too, but leave no item: feeds export visits.
 Batches are written on the archive's writer thread (archive/writer.py), in the order they
 were taken, while the reactor goes on crawling; their items leave once theirs is stored.
@@ -18,6 +19,7 @@ from concurrent.futures import Future
 from dataclasses import asdict, replace
 
 from scrapy import Spider, signals
+from scrapy.core.engine import ExecutionEngine
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
@@ -59,6 +61,7 @@ class ArchivePipeline:
         self.discoveries: list[DiscoveryRecord] = []
         self.archive = archive
         self.run_id: int | None = None
+        self.engine: ExecutionEngine | None = None  # once the spider is open
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -74,6 +77,7 @@ class ArchivePipeline:
         args = spider.run_args() if hasattr(spider, "run_args") else {}
         self.run_id = start_run(self.archive.engine, spider.name, args, warc_dir=self.archive.warc_dir)
         self.crawler.signals.connect(self.request_failed, signal=request_failed)
+        self.engine = self.crawler.engine
         logger.info("archive: %s, crawl run %d", self.archive.engine.url, self.run_id)
 
     async def process_item(self, item: PageItem | DiscoveryItem) -> ArchivedVisit:
@@ -96,24 +100,46 @@ class ArchivePipeline:
 
     async def _flush_when_due(self, size: int) -> None:
         if size >= self.batch_size:
-            await self._flush_logging_errors()
+            await self._flush_logging_errors("full")
+        elif self._nothing_left_to_fetch():
+            await self._flush_logging_errors("quiet")
         elif self.timer is None:
             self.timer = asyncio.get_running_loop().call_later(self.batch_wait, self._timed_flush)
 
+    def _nothing_left_to_fetch(self, but: int = 0) -> bool:
+        """The crawl's last pages: no download under way (``but`` the caller's own) or to
+        come, and every page still being scraped waits in this batch. Nothing can join the
+        batch any more, so waiting ARCHIVE_BATCH_WAIT would only hold up the crawl's close
+        (and, on a shared frontier, the other processes waiting for this one). It is the
+        engine's own idle test read from its parts (Scrapy has no public one; a test in
+        tests/test_feed_export.py pins it). Mid-crawl the engine often has no download under
+        way while items wait to be stored, so no download alone is not the end."""
+        engine = self.engine
+        if engine is None or engine._slot is None or len(engine.downloader.active) > but:
+            return False
+        scraping = engine.scraper.slot
+        return (not scraping.queue and len(scraping.active) <= len(self.waiting) + len(self.discoveries)
+                and engine._start is None and not engine._slot.scheduler.has_pending_requests())
+
     def _timed_flush(self) -> None:
         self.timer = None
-        task = asyncio.ensure_future(self._flush_logging_errors())
+        self._flush_in_background("timer")
+
+    def _flush_in_background(self, why: str) -> None:
+        task = asyncio.ensure_future(self._flush_logging_errors(why))
         self.timed_flushes.add(task)  # a task nobody references may be collected mid-flight
         task.add_done_callback(self.timed_flushes.discard)
 
-    async def _flush_logging_errors(self) -> None:
+    async def _flush_logging_errors(self, why: str) -> None:
         try:
-            await self.flush()
+            await self.flush(why)
         except Exception as exc:  # noqa: BLE001 - its items are dropped with it; this says it once
             logger.error("archive: could not store a batch: %s", exc)
             logger.debug("archive: batch failure", exc_info=True)
 
-    async def flush(self) -> None:
+    async def flush(self, why: str = "close") -> None:
+        """Store what is waiting; ``why`` (full, quiet, timer, close) is counted in the stats
+        (``archive/batches/<why>``), which say how the crawl's batches were filled."""
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
@@ -124,6 +150,7 @@ class ArchivePipeline:
         records = [await self._with_raw_capture(record, warc) for record, warc in batch]
         if not (discoveries or records):
             return
+        self.crawler.stats.inc_value(f"archive/batches/{why}")
         try:
             results = await self.writer.run(_write, self.archive, discoveries, records)
             for record, stored, waiter in zip(records, results, waiting):
@@ -169,7 +196,9 @@ class ArchivePipeline:
         """A failed request no spider callback saw (FailuresMiddleware): stored with this run's visits."""
         self.batch.append((replace(record, crawl_run_id=self.run_id), warc))
         self.waiting.append(None)  # no item waits for it; the timer or the close writes it
-        if self.timer is None:
+        if self._nothing_left_to_fetch(but=1):  # the failed request leaves the downloader after this signal
+            self._flush_in_background("quiet")
+        elif self.timer is None:
             self.timer = asyncio.get_event_loop().call_later(self.batch_wait, self._timed_flush)
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
