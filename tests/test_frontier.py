@@ -13,10 +13,13 @@ import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from scrapy.exceptions import DontCloseSpider
 
 from crawler.frontier.run import Run, run_key
+from crawler.frontier.scheduler import FIRST_WAIT_POLL, WAIT_POLL, FrontierScheduler
 from crawler.mirror import mirror_path
 from tests import mirrorcrawl
 from tests.conftest import PROJECT_ROOT
@@ -254,6 +257,26 @@ def test_take_releases_and_leases_in_one_round_trip(frontier):
     second.release([entries[4]])  # done with it (idle() is called holding nothing)
     assert second.idle() == "work"
     assert sorted(second.take(4)[0]) == entries[2:4]
+
+
+def test_a_process_waiting_for_the_others_looks_soon_then_less_often():
+    """A process out of work asks whether the run is complete after 0.05 s, then twice as
+    long each time up to 1 s: the run's end waited up to a whole second for the last look
+    (the others then most often finishing their last pages), and a long wait costs one
+    Redis call a second. Work, found or taken, starts the waits short again."""
+    scheduler = FrontierScheduler.__new__(FrontierScheduler)  # no Redis: the run is a stand-in
+    states = iter(["wait"] * 7 + ["work"] + ["wait"] * 2)
+    scheduler.run = SimpleNamespace(gen=1, idle=lambda: next(states), release=lambda done: None)
+    scheduler.outage = SimpleNamespace(given_up=False, call=lambda function, *args: function(*args))
+    scheduler.unsent, scheduler.done, scheduler.held, scheduler.wait_poll = [], [], {}, FIRST_WAIT_POLL
+    scheduler.crawler = SimpleNamespace(engine=SimpleNamespace(_slot=SimpleNamespace(inprogress=set())))
+    delays = []
+    scheduler._wake = delays.append
+    for _ in range(10):
+        with pytest.raises(DontCloseSpider):
+            scheduler.spider_idle()
+    assert delays == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 0, 0.05, 0.1])
+    assert WAIT_POLL == 1.0
 
 
 class OwnRedis:
