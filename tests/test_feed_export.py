@@ -183,11 +183,17 @@ def test_items_wait_for_their_batch_which_is_written_when_full_or_when_its_time_
 class Engine:
     """The parts of Scrapy's engine its idle test reads, as the archive pipeline reads them."""
 
-    def __init__(self, downloading: int, scraping: int, pending: bool):
+    def __init__(self, downloading: int, scraping: int, pending: bool | Exception):
         self.downloader = SimpleNamespace(active={object() for _ in range(downloading)})
         self.scraper = SimpleNamespace(slot=SimpleNamespace(queue=deque(), active={object() for _ in range(scraping)}))
         self._start = None
-        self._slot = SimpleNamespace(scheduler=SimpleNamespace(has_pending_requests=lambda: pending))
+        self._slot = SimpleNamespace(scheduler=SimpleNamespace(has_pending_requests=lambda: self.answer(pending)))
+
+    @staticmethod
+    def answer(pending: bool | Exception) -> bool:
+        if isinstance(pending, Exception):
+            raise pending
+        return pending
 
 
 @pytest.mark.parametrize(("engine", "expected"), [
@@ -195,6 +201,7 @@ class Engine:
     (Engine(downloading=1, scraping=3, pending=False), ([3], "timer")),  # a page on its way
     (Engine(downloading=0, scraping=4, pending=False), ([3], "timer")),  # a fourth being extracted
     (Engine(downloading=0, scraping=3, pending=True), ([3], "timer")),  # requests to come
+    (Engine(downloading=0, scraping=3, pending=ConnectionError("frontier")), ([3], "timer")),  # no answer: wait
 ])
 def test_the_last_pages_of_a_crawl_are_stored_at_once_not_when_their_batch_times_out(tmp_path, monkeypatch, engine,
                                                                                     expected):

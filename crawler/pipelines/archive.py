@@ -118,8 +118,14 @@ class ArchivePipeline:
         if engine is None or engine._slot is None or len(engine.downloader.active) > but:
             return False
         scraping = engine.scraper.slot
-        return (not scraping.queue and len(scraping.active) <= len(self.waiting) + len(self.discoveries)
-                and engine._start is None and not engine._slot.scheduler.has_pending_requests())
+        if scraping.queue or len(scraping.active) > len(self.waiting) + len(self.discoveries) \
+                or engine._start is not None:  # start requests still to come
+            return False
+        try:
+            return not engine._slot.scheduler.has_pending_requests()
+        except Exception:  # noqa: BLE001 - a scheduler's error is the engine's to report; the batch's timer stays
+            logger.debug("archive: the scheduler could not say whether requests are pending", exc_info=True)
+            return False
 
     def _timed_flush(self) -> None:
         self.timer = None
