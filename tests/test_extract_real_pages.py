@@ -35,8 +35,10 @@ def test_znews_raw_article_page(shared_fixtures):
     assert "Năm 2024, Meta đã giới thiệu Orion" in article.text
     assert "Apple tiếp tục hủy bỏ một dự án phát triển kính AR. Ảnh: Bloomberg." in article.text
     for boilerplate in ("Đọc tiếp", "Xiaomi lập kỷ lục", "Mark Zuckerberg sắp bị thay bằng AI",
-                        "Bạn có thể quan tâm", "Ngày sinh:", "White Plains", "18 phút trước", "|"):
+                        "Bạn có thể quan tâm", "Ngày sinh:", "White Plains", "18 phút trước", "|",
+                        "Những câu chuyện bên trong Apple", "được tiết lộ qua những trang sách"):  # a series promo
         assert boilerplate not in article.text
+    assert article.text.endswith("dần để các đối thủ trong ngành vượt qua.")
 
 
 def test_znews_trimmed_skeleton(shared_fixtures):
@@ -46,6 +48,7 @@ def test_znews_trimmed_skeleton(shared_fixtures):
     assert article.published_at == datetime(2025, 10, 9, 5, 35, 44, tzinfo=timezone.utc)
     assert article.tags == ("Hà Nội", "Tiền mã hóa")
     assert "Ảnh minh họa do cơ quan chức năng cung cấp." in article.text
+    assert "Cơ quan điều tra đã khuyến cáo người dân cảnh giác trước lời mời." in article.text  # a notebox: content
 
 
 def test_znews_video_page_without_text_is_not_an_article(shared_fixtures):
