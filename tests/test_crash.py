@@ -135,18 +135,27 @@ def generated(tmp_path_factory):
 
 def kill_at_a_random_moment(generated, tmp_path: Path, trial: int) -> None:
     server, urls = generated
-    rng = random.Random(f"crash-{trial}")
-    archive, warc_dir = tmp_path / "archive.db", tmp_path / "warc"
-    # a random point of progress (up to the last full batch), then a random instant after it
-    goal, pause = rng.randint(0, PAGES - 80), rng.uniform(0, 1.0)
-    whole_group = rng.random() < 0.5  # the crawl alone, or (as the OOM killer or systemd do) with its writer
-    crawl = start_crawl(crawl_command(server.url, archive, urls), tmp_path / "killed.log")
-    deadline = time.monotonic() + 120
-    while crawl.poll() is None and count_rows(archive, "fetches") < goal and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(pause)
-    writers = children(crawl.pid)
-    assert crawl.poll() is None, f"trial {trial}: the crawl ended before the kill (goal {goal} fetches)"
+    # A kill drawn too near the end can come after the crawl has finished (its last pages are
+    # stored as soon as nothing is left to fetch): that draw crashes nothing, so the trial
+    # draws again, with a seed of its own, rather than fail or pass without a crash.
+    for attempt in range(3):
+        rng = random.Random(f"crash-{trial}" + (f"-{attempt}" if attempt else ""))
+        attempt_dir = tmp_path / f"attempt-{attempt}"
+        attempt_dir.mkdir()
+        archive, warc_dir = attempt_dir / "archive.db", attempt_dir / "warc"
+        # a random point of progress (up to the last full batch), then a random instant after it
+        goal, pause = rng.randint(0, PAGES - 80), rng.uniform(0, 1.0)
+        whole_group = rng.random() < 0.5  # the crawl alone, or (as the OOM killer or systemd do) with its writer
+        crawl = start_crawl(crawl_command(server.url, archive, urls), attempt_dir / "killed.log")
+        deadline = time.monotonic() + 120
+        while crawl.poll() is None and count_rows(archive, "fetches") < goal and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(pause)
+        writers = children(crawl.pid)
+        if crawl.poll() is None:
+            break
+        print(f"trial {trial}: the crawl ended before the kill (goal {goal} fetches, then {pause:.2f} s): drawn again")
+    assert crawl.poll() is None, f"trial {trial}: the crawl ended before the kill in 3 draws"
     (os.killpg if whole_group else os.kill)(crawl.pid, signal.SIGKILL)
     crawl.wait(timeout=30)
     wait_gone(writers)
