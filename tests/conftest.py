@@ -84,6 +84,18 @@ def query(archive: Path, sql: str, *params) -> list[sqlite3.Row]:
         return db.execute(sql, params).fetchall()
 
 
+def query_url(url: str, sql: str) -> list:
+    """The rows of ``sql`` in the archive at a SQLAlchemy URL (SQLite or PostgreSQL)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text(sql)).all()
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def mirror() -> MirrorServer:
     with MirrorServer(BUNDLED_WEB) as server:

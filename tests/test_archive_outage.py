@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from crawler.extensions.archive import is_unreachable
-from tests.conftest import POSTGRES_URL, drop_postgres_schema, postgres_url
+from tests.conftest import POSTGRES_URL, drop_postgres_schema, postgres_url, query_url
 from tests.tcpproxy import TcpProxy
 from tests.mirrorcrawl import CountingMirror, crawl, make_web, read_log, stop_started
 
@@ -31,14 +31,10 @@ def proxied_archive():
 
 
 def count(url: str, sql: str) -> int:
-    engine = create_engine(url)
     try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql)).scalar()
+        return query_url(url, sql)[0][0]
     except Exception:  # noqa: BLE001 - not created yet
         return 0
-    finally:
-        engine.dispose()
 
 
 def wait_for(url: str, sql: str, at_least: int, timeout: float = 120) -> None:

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from crawler.archive.db import default_warc_dir
 from crawler.archive.migrate import downgrade, head_revision, upgrade
@@ -32,7 +32,7 @@ from crawler.extract import Article
 from crawler.advisory_lock import ServerLock
 from crawler.lock import AlreadyRunning, run_lock
 from crawler.sources import load_sources
-from tests.conftest import PROJECT_ROOT, drop_postgres_schema, postgres_url
+from tests.conftest import PROJECT_ROOT, drop_postgres_schema, postgres_url, query_url as rows
 
 T0 = datetime(2025, 7, 2, tzinfo=timezone.utc)
 ARTICLES = 50
@@ -95,15 +95,6 @@ def url(request, tmp_path):
         return
     yield postgres_url()
     drop_postgres_schema()
-
-
-def rows(url: str, sql: str) -> list:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text(sql)).all()
-    finally:
-        engine.dispose()
 
 
 def assert_one_article_per_url_and_one_version_per_number(url: str) -> None:
