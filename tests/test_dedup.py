@@ -1,8 +1,13 @@
 """Fingerprints and change sizes: pure functions of text."""
 
+import random
+import re
+import unicodedata
+
 import pytest
 
 from crawler.dedup import ChangeSize, change_size, hamming, normalize_for_hash, simhash, simhash_bands, version_hash
+from crawler.dedup.fingerprint import _drop_spaces_around_punctuation
 from crawler.extract import Article
 
 TEXT = " ".join(f"Câu số {i} nói về Meta, OpenAI và cuộc đua nhân tài AI ở Thung lũng Silicon." for i in range(60))
@@ -75,3 +80,18 @@ def test_fingerprint_is_the_hash_and_simhash_and_travels_with_the_article():
     assert fingerprint(edited).simhash == simhash(edited.text)
     assert original == replace(original, fingerprint_memo=None)  # a cache: never part of equality
     assert "fingerprint_memo" not in original.as_dict()
+
+
+# What normalize_for_hash did to spaces around punctuation before issue 11 replaced the
+# regex with str.replace: archived content hashes were made with it, so the two must agree.
+FORMER_SPACE_AROUND_PUNCT = re.compile(r" ([\"']) ?| ([,.;:!?%)\]])|([\"']) ?|([(\[]) ")
+
+
+def test_spaces_around_punctuation_go_as_the_former_regex_made_them_go():
+    rng = random.Random(11)
+    alphabet = "ab  \"',.;:!?%)]([«»-é\u00a0\n"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 40))) for _ in range(20_000)]
+    texts += [TEXT, "mot : « x » ( y ) [ z ] 50 % !", '" a " , \' b \' ( ) [ ] " " \' \' ,, ( ,']
+    for text in texts:
+        spaced = " ".join(unicodedata.normalize("NFC", text).split())
+        assert _drop_spaces_around_punctuation(spaced) == FORMER_SPACE_AROUND_PUNCT.sub(r"\1\2\3\4", spaced), text

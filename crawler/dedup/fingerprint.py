@@ -22,12 +22,10 @@ TYPOGRAPHY = str.maketrans({
 # over the few characters concerned is 15x faster and gives the same string.
 _TYPOGRAPHY_CHARS = re.compile("[" + re.escape("".join(map(chr, TYPOGRAPHY))) + "]")
 _TYPOGRAPHY_MAP = {chr(k): v or "" for k, v in TYPOGRAPHY.items()}
-# French spacing ("mot : « x »") vs English ("mot: "x""): spaces around quotes, before
-# closing punctuation and after opening brackets are not content. Applied after the
-# whitespace is one space everywhere, so every alternative starts with a literal
-# (the regex engine skips ahead to a space, quote or bracket); the same
-# matches as the former "\s*(["'])\s*|\s+([,.;:!?%)\]])|([(\[])\s+" on such text.
-SPACE_AROUND_PUNCT = re.compile(r" ([\"']) ?| ([,.;:!?%)\]])|([\"']) ?|([(\[]) ")
+# French spacing ("mot : « x »") vs English ("mot: "x""): a space before a quote or a
+# closing punctuation mark, or after a quote or an opening bracket, is not content.
+SPACE_BEFORE = "\"',.;:!?%)]"
+SPACE_AFTER = "\"'(["
 WORD = re.compile(r"\w+", re.UNICODE)
 
 SIMHASH_BITS = 64
@@ -53,7 +51,20 @@ def normalize_for_hash(value: str | None) -> str:
     value = unicodedata.normalize("NFC", value or "")
     value = _TYPOGRAPHY_CHARS.sub(lambda m: _TYPOGRAPHY_MAP[m.group()], value)
     value = " ".join(value.split())  # str.split() splits on exactly what re's \s matches
-    return SPACE_AROUND_PUNCT.sub(r"\1\2\3\4", value)
+    return _drop_spaces_around_punctuation(value)
+
+
+def _drop_spaces_around_punctuation(value: str) -> str:
+    """Remove each space of ``value`` (single spaces between non-spaces) that follows a
+    SPACE_AFTER character or precedes a SPACE_BEFORE one. A space's neighbours are never
+    spaces, so removing one does not change whether another goes: one ``str.replace`` per
+    character gives the string the former regex gave (tests/test_dedup.py compares them),
+    in 40 % of its time (issue 11: the regex was two thirds of normalising a 5 KB text)."""
+    for char in SPACE_BEFORE:
+        value = value.replace(" " + char, char)
+    for char in SPACE_AFTER:
+        value = value.replace(char + " ", char)
+    return value
 
 
 def version_hash(article: Versionable) -> str:
