@@ -22,8 +22,10 @@ def bench(script, *args, timeout=180):
 
 def test_throughput_prints_every_row_and_target(tmp_path):
     out = tmp_path / "throughput.json"
-    stdout = bench("throughput.py", "--pages", "20", "--quick", "--out", str(out))
+    stdout = bench("throughput.py", "--pages", "20", "--quick", "--rounds", "2", "--out", str(out))
     lines = stdout.splitlines()
+    for ratio in ("crawl_vs_trafilatura", "recrawl_vs_fetch_only"):  # a second round of the timed ratios
+        assert len(next(line for line in lines if line.startswith(f"{ratio} per round:")).split()[3:]) == 2, stdout
     for row in THROUGHPUT_ROWS:
         line = next(line for line in lines if line.startswith(row))
         assert "failed" not in line, stdout
@@ -34,6 +36,7 @@ def test_throughput_prints_every_row_and_target(tmp_path):
     result = json.loads(out.read_text())
     assert result["rows"]["full crawl (SQLite + WARC)"]["versions_added"] == 20
     assert result["rows"]["304 re-crawl"]["versions_added"] == 0
+    assert len(result["rows"]["rounds"]) == 2 and all(r["crawl_vs_trafilatura"] for r in result["rows"]["rounds"])
 
 
 def test_query_times_every_readme_query(tmp_path):
