@@ -212,6 +212,43 @@ def test_the_last_pages_of_a_crawl_are_stored_at_once_not_when_their_batch_times
     assert (batches, how) == (expected[0], [f"archive/batches/{expected[1]}"])
 
 
+class SlowWriter:
+    """The writer thread, as seen from the reactor: a batch takes a while to be written."""
+
+    async def run(self, function, *args):
+        await asyncio.sleep(0.05)
+        return function(*args)
+
+
+def test_the_last_page_arriving_while_the_batch_before_it_is_written_is_stored_at_once(tmp_path, monkeypatch):
+    """Three pages being scraped, batches of two: the third arrives while the first two are
+    being written. Nothing is left to fetch, so it is stored at once, not after the hour."""
+    pipeline, batches = batching_pipeline(tmp_path, monkeypatch, size=2, wait=3600)
+    pipeline.writer = SlowWriter()
+    engine = pipeline.engine = Engine(downloading=0, scraping=0, pending=False)
+    items = gone_items(3)
+
+    async def scrape(item):  # a page is in the scraper's slot until its item is through the pipeline
+        token = object()
+        engine.scraper.slot.active.add(token)
+        await asyncio.sleep(0)
+        try:
+            return await pipeline.process_item(item)
+        finally:
+            engine.scraper.slot.active.discard(token)
+
+    async def crawl():  # the guard is against the hour-long wait, not a timing assertion
+        return await asyncio.wait_for(asyncio.gather(*(scrape(item) for item in items)), 60)
+
+    try:
+        asyncio.run(crawl())
+    finally:
+        pipeline.archive.close()
+    stats = pipeline.crawler.stats
+    assert batches == [2, 1]
+    assert (stats.get_value("archive/batches/full"), stats.get_value("archive/batches/quiet")) == (1, 1)
+
+
 def test_a_failed_request_that_was_the_last_download_is_stored_at_once(tmp_path, monkeypatch):
     pipeline, batches = batching_pipeline(tmp_path, monkeypatch, size=50, wait=3600)
     pipeline.engine = Engine(downloading=1, scraping=0, pending=False)  # the failed request itself

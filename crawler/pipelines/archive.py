@@ -56,6 +56,8 @@ class ArchivePipeline:
         self.health = HealthPolicy.from_settings(crawler.settings)
         self.batch: list[FetchRecord] = []
         self.waiting: list[asyncio.Future[Stored] | None] = []  # one per visit in ``batch``
+        # items whose batch is being written: still being scraped, no longer in ``waiting``
+        self.storing = 0
         self.timer: asyncio.TimerHandle | None = None
         self.timed_flushes: set[asyncio.Task] = set()
         self.discoveries: list[DiscoveryRecord] = []
@@ -108,7 +110,9 @@ class ArchivePipeline:
 
     def _nothing_left_to_fetch(self, but: int = 0) -> bool:
         """The crawl's last pages: no download under way (``but`` the caller's own) or to
-        come, and every page still being scraped waits in this batch. Nothing can join the
+        come, and every page still being scraped waits in this batch or in one being written
+        (the last pages often arrive while the batch before them is stored: counting only this
+        one, a 1,000-page crawl's last batch waited out its timer). Nothing can join the
         batch any more, so waiting ARCHIVE_BATCH_WAIT would only hold up the crawl's close
         (and, on a shared frontier, the other processes waiting for this one). It is the
         engine's own idle test read from its parts (Scrapy has no public one; a test in
@@ -118,8 +122,8 @@ class ArchivePipeline:
         if engine is None or engine._slot is None or len(engine.downloader.active) > but:
             return False
         scraping = engine.scraper.slot
-        if scraping.queue or len(scraping.active) > len(self.waiting) + len(self.discoveries) \
-                or engine._start is not None:  # start requests still to come
+        here = sum(waiter is not None for waiter in self.waiting) + self.storing + len(self.discoveries)
+        if scraping.queue or len(scraping.active) > here or engine._start is not None:  # start requests still to come
             return False
         try:
             return not engine._slot.scheduler.has_pending_requests()
@@ -153,6 +157,15 @@ class ArchivePipeline:
         discoveries, self.discoveries = self.discoveries, []
         batch, self.batch = self.batch, []
         waiting, self.waiting = self.waiting, []
+        items = sum(waiter is not None for waiter in waiting)
+        self.storing += items
+        try:
+            await self._store(why, discoveries, batch, waiting)
+        finally:
+            self.storing -= items
+
+    async def _store(self, why: str, discoveries: list[DiscoveryRecord], batch: list[tuple[FetchRecord, object]],
+                     waiting: list[asyncio.Future[Stored] | None]) -> None:
         records = [await self._with_raw_capture(record, warc) for record, warc in batch]
         if not (discoveries or records):
             return
