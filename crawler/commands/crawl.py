@@ -36,6 +36,7 @@ class Command(ScrapyCrawlCommand):
         if len(args) > 1:
             raise UsageError("running 'scrapy crawl' with more than one spider is not supported")
         name = args[0]
+        gc.freeze()  # Scrapy's imports so far; the rest once the spider is open (freeze_heap)
         try:
             check_startup(self.settings, [name], opts.spargs)
         except StartupError as exc:
