@@ -31,6 +31,7 @@ import os
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,11 @@ def crawl_command(sources: Path, server_url: str, archive: Path) -> list[str]:
             "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={CONCURRENCY}", "-s", "LOG_LEVEL=WARNING"]
 
 
+def fetch_only_command(work: Path) -> list[str]:
+    """The bare Scrapy spider over the mirror URLs listed in ``work``/urls.txt."""
+    return [sys.executable, str(BENCH / "fetch_only.py"), str(work / "urls.txt"), str(CONCURRENCY)]
+
+
 def versions(archive: Path) -> int:
     with sqlite3.connect(archive) as db:
         return db.execute("SELECT count(*) FROM article_versions").fetchone()[0]
@@ -177,8 +183,7 @@ def all_rows(args: argparse.Namespace, work: Path, logs: Path) -> dict:
     rows: dict[str, dict] = {}
     with MirrorServer(work / "web", etags=True) as server:
         (work / "urls.txt").write_text("\n".join(server.url + mirror_path(u) for u in urls))
-        rows[ROWS[0]] = run([sys.executable, str(BENCH / "fetch_only.py"), str(work / "urls.txt"), str(CONCURRENCY)],
-                            logs / "fetch_only.log", cwd=work)
+        rows[ROWS[0]] = run(fetch_only_command(work), logs / "fetch_only.log", cwd=work)
         rows[ROWS[1]] = extraction_row("trafilatura", sys.executable, pages, logs / "trafilatura.log")
         rows[ROWS[2]] = extraction_row("ours", sys.executable, pages, logs / "ours.log")
         if args.quick or args.no_news_please:
@@ -211,8 +216,7 @@ def another_round(work: Path, sources: Path, pages: Path, server_url: str, logs:
     archive = work / "archive.db"
     rows = {ROWS[1]: extraction_row("trafilatura", sys.executable, pages, logs / "round-trafilatura.log"),
             ROWS[4]: run(crawl_command(sources, server_url, archive), logs / "round-crawl.log"),
-            ROWS[0]: run([sys.executable, str(BENCH / "fetch_only.py"), str(sources.parent / "urls.txt"),
-                          str(CONCURRENCY)], logs / "round-fetch_only.log", cwd=sources.parent),
+            ROWS[0]: run(fetch_only_command(sources.parent), logs / "round-fetch_only.log", cwd=sources.parent),
             ROWS[5]: run(crawl_command(sources, server_url, archive), logs / "round-recrawl.log")}
     shutil.rmtree(work, ignore_errors=True)
     for row in rows.values():
@@ -229,12 +233,10 @@ def round_ratios(rows: dict) -> dict:
             "crawl_seconds": rows[ROWS[4]]["seconds"], "trafilatura_seconds": rows[ROWS[1]].get("timed_seconds")}
 
 
-def median(values: list[float]) -> float | None:
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+def median(values: list[float | None]) -> float | None:
+    """The median of the rounds that measured it (None for a round whose rows failed)."""
+    measured = [v for v in values if v is not None]
+    return statistics.median(measured) if measured else None
 
 
 def store_row(args: argparse.Namespace, work: Path, logs: Path) -> dict:

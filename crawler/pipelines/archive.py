@@ -122,7 +122,7 @@ class ArchivePipeline:
         if engine is None or engine._slot is None or len(engine.downloader.active) > but:
             return False
         scraping = engine.scraper.slot
-        here = sum(waiter is not None for waiter in self.waiting) + self.storing + len(self.discoveries)
+        here = _items(self.waiting) + self.storing + len(self.discoveries)
         if scraping.queue or len(scraping.active) > here or engine._start is not None:  # start requests still to come
             return False
         try:
@@ -157,7 +157,7 @@ class ArchivePipeline:
         discoveries, self.discoveries = self.discoveries, []
         batch, self.batch = self.batch, []
         waiting, self.waiting = self.waiting, []
-        items = sum(waiter is not None for waiter in waiting)
+        items = _items(waiting)
         self.storing += items
         try:
             await self._store(why, discoveries, batch, waiting)
@@ -278,6 +278,10 @@ def run_summary(run_id: int, spider: str, status: str, why: str | None, stats: d
     return (f"crawl run {run_id} ({spider}) {status} — {requests}; {stats.get('elapsed_time_seconds', 0):.1f} s, "
             f"{stats.get('downloader/response_bytes', 0) / 1e6:.1f} MB; {outcomes}")
 
+
+def _items(waiting: list[asyncio.Future[Stored] | None]) -> int:
+    """The pages among a batch's visits: a failed request's visit (None) has no item waiting."""
+    return sum(waiter is not None for waiter in waiting)
 
 def _write(archive: Archive, discoveries: list[DiscoveryRecord], records: list[FetchRecord]) -> list[Stored]:
     """A batch's discoveries and visits, on the writer thread."""
