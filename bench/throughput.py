@@ -13,8 +13,12 @@ peak RSS taken from os.wait4 (the largest process of its tree that was waited fo
   full crawl          `scrapy crawl sources` to a fresh SQLite archive with WARC, politeness off
   304 re-crawl        the same command again: every page answers 304
   reextract           `archive reextract` over the crawl's WARC files
+  floors              the bare spider again, handing each page to a pool of plain trafilatura
+                      processes (one per core) and storing nothing; and sending each URL with its
+                      ETag: bare Scrapy's own 304 re-crawl
 
-then the ratios against issue 11's targets, PASS/FAIL each. Store + dedup at 100k archived
+then the ratios against issue 11's targets, PASS/FAIL each, and beside them the same ratios of
+the floors: what a crawler built on Scrapy and trafilatura cannot do better than on this machine. Store + dedup at 100k archived
 articles is bench/store_scaling.py's figure (run here as a subprocess; --quick skips it and
 news-please). --rss-check crawls 1k and 10k pages and compares peak RSS. The crawls get
 their URLs as the sources' start_urls of a generated SOURCES_FILE (no argv limit on N).
@@ -52,7 +56,9 @@ TARGETS = {"crawl_vs_trafilatura": 0.9, "crawl_vs_news_please": 5.0, "store_ms_a
            "recrawl_vs_fetch_only": 0.7, "rss_10k_vs_1k": 1.2}
 STORE_LINE = re.compile(r"new\s+per article: mean\s+([\d.]+) ms\s+median\s+([\d.]+) ms")
 ROWS = ("fetch only (bare Scrapy spider)", "plain trafilatura, 1 process", "our extract_article, 1 process",
-        "news-please from_html", "full crawl (SQLite + WARC)", "304 re-crawl", "archive reextract")
+        "news-please from_html", "full crawl (SQLite + WARC)", "304 re-crawl", "archive reextract",
+        "floor: bare Scrapy + trafilatura pool", "floor: bare Scrapy 304 re-crawl")
+FLOOR_CRAWL, FLOOR_RECRAWL = ROWS[7], ROWS[8]
 
 
 def parse_args() -> argparse.Namespace:
@@ -90,6 +96,8 @@ def run(command: list[str], log: Path, cwd: Path = PROJECT_ROOT) -> dict:
 
 
 def failed(result: dict) -> str | None:
+    if result.get("why"):
+        return result["why"]
     if result["status"] != 0:
         return f"exit {result['status']}: " + Path(result["log"]).read_text()[-300:].strip().replace("\n", " | ")
     return None
@@ -145,9 +153,27 @@ def crawl_command(sources: Path, server_url: str, archive: Path) -> list[str]:
             "-s", f"CONCURRENT_REQUESTS_PER_DOMAIN={CONCURRENCY}", "-s", "LOG_LEVEL=WARNING"]
 
 
-def fetch_only_command(work: Path) -> list[str]:
+def fetch_only_command(work: Path, *options: str) -> list[str]:
     """The bare Scrapy spider over the mirror URLs listed in ``work``/urls.txt."""
-    return [sys.executable, str(BENCH / "fetch_only.py"), str(work / "urls.txt"), str(CONCURRENCY)]
+    return [sys.executable, str(BENCH / "fetch_only.py"), str(work / "urls.txt"), str(CONCURRENCY), *options]
+
+
+def floor_row(name: str, work: Path, log: Path, pages: int) -> dict:
+    """The bare spider as the floor of a timed ratio: FLOOR_CRAWL with a pool of plain
+    trafilatura processes (one per core, as EXTRACT_WORKERS), FLOOR_RECRAWL sending the ETags
+    its plain run saw (``work``/etags.json). A floor that did not do all its work (a page not
+    answered 304, or without text) is failed, not timed."""
+    if name == FLOOR_CRAWL:
+        options, wanted = ["--extract-workers", str(os.cpu_count() or 1)], {"200": pages}
+    else:
+        options, wanted = ["--if-none-match", str(work / "etags.json")], {"304": pages}
+    row = run(fetch_only_command(work, *options), log, cwd=work)
+    row["pages"] = pages
+    if not failed(row):
+        found = json.loads(row["stdout"].strip().splitlines()[-1])
+        if found["statuses"] != wanted or (name == FLOOR_CRAWL and found["extracted"] != pages):
+            row["why"] = f"did not do all its work: {found} for {pages} pages"
+    return row
 
 
 def versions(archive: Path) -> int:
@@ -183,7 +209,8 @@ def all_rows(args: argparse.Namespace, work: Path, logs: Path) -> dict:
     rows: dict[str, dict] = {}
     with MirrorServer(work / "web", etags=True) as server:
         (work / "urls.txt").write_text("\n".join(server.url + mirror_path(u) for u in urls))
-        rows[ROWS[0]] = run(fetch_only_command(work), logs / "fetch_only.log", cwd=work)
+        rows[ROWS[0]] = run(fetch_only_command(work, "--etags-out", str(work / "etags.json")), logs / "fetch_only.log",
+                            cwd=work)
         rows[ROWS[1]] = extraction_row("trafilatura", sys.executable, pages, logs / "trafilatura.log")
         rows[ROWS[2]] = extraction_row("ours", sys.executable, pages, logs / "ours.log")
         if args.quick or args.no_news_please:
@@ -196,12 +223,14 @@ def all_rows(args: argparse.Namespace, work: Path, logs: Path) -> dict:
         rows[ROWS[4]] = run(crawl_command(sources, server.url, archive), logs / "crawl.log")
         before = versions(archive) if archive.exists() else 0
         rows[ROWS[4]]["versions_added"] = before
+        rows[FLOOR_CRAWL] = floor_row(FLOOR_CRAWL, work, logs / "floor-crawl.log", args.pages)
         rows[ROWS[5]] = run(crawl_command(sources, server.url, archive), logs / "recrawl.log")
         rows[ROWS[5]]["versions_added"] = (versions(archive) - before) if archive.exists() else None
+        rows[FLOOR_RECRAWL] = floor_row(FLOOR_RECRAWL, work, logs / "floor-recrawl.log", args.pages)
         for name in ROWS[:6]:
             rows[name].setdefault("pages", args.pages)
-        rows["rounds"] = [round_ratios(rows)] + [another_round(work / f"round{turn}", sources, pages, server.url, logs,
-                                                               args.pages) for turn in range(2, args.rounds + 1)]
+        rows["rounds"] = [round_ratios(rows)] + [another_round(work, turn, sources, pages, server.url, logs, args.pages)
+                                                 for turn in range(2, args.rounds + 1)]
     before = versions(archive) if archive.exists() else 0
     rows[ROWS[6]] = run([sys.executable, "-m", "crawler.cli", "--archive", f"sqlite:///{archive}", "reextract"],
                         logs / "reextract.log")
@@ -210,27 +239,40 @@ def all_rows(args: argparse.Namespace, work: Path, logs: Path) -> dict:
     return rows
 
 
-def another_round(work: Path, sources: Path, pages: Path, server_url: str, logs: Path, count: int) -> dict:
-    """The four rows of the two timed ratios again, each ratio's rows back to back."""
-    work.mkdir()
-    archive = work / "archive.db"
+def another_round(work: Path, turn: int, sources: Path, pages: Path, server_url: str, logs: Path, count: int) -> dict:
+    """The rows of the two timed ratios and their floors again, each ratio's rows back to back."""
+    archive = work / f"round{turn}" / "archive.db"
+    archive.parent.mkdir()
     rows = {ROWS[1]: extraction_row("trafilatura", sys.executable, pages, logs / "round-trafilatura.log"),
-            ROWS[4]: run(crawl_command(sources, server_url, archive), logs / "round-crawl.log"),
-            ROWS[0]: run(fetch_only_command(sources.parent), logs / "round-fetch_only.log", cwd=sources.parent),
-            ROWS[5]: run(crawl_command(sources, server_url, archive), logs / "round-recrawl.log")}
-    shutil.rmtree(work, ignore_errors=True)
+            ROWS[4]: run(crawl_command(sources, server_url, archive), logs / "round-crawl.log")}
+    rows[FLOOR_CRAWL] = floor_row(FLOOR_CRAWL, work, logs / "round-floor-crawl.log", count)
+    rows[ROWS[0]] = run(fetch_only_command(work, "--etags-out", str(work / "etags.json")),
+                        logs / "round-fetch_only.log", cwd=work)
+    rows[ROWS[5]] = run(crawl_command(sources, server_url, archive), logs / "round-recrawl.log")
+    rows[FLOOR_RECRAWL] = floor_row(FLOOR_RECRAWL, work, logs / "round-floor-recrawl.log", count)
+    shutil.rmtree(archive.parent, ignore_errors=True)
     for row in rows.values():
         row.setdefault("pages", count)
     return round_ratios(rows)
 
 
 def round_ratios(rows: dict) -> dict:
-    """One round's full crawl / plain trafilatura (pages/s) and 304 re-crawl / fetch only (time)."""
-    crawl, trafilatura = rate(rows[ROWS[4]]), rate(rows[ROWS[1]])
-    recrawl, fetch = rows[ROWS[5]], rows[ROWS[0]]
-    return {"crawl_vs_trafilatura": crawl / trafilatura if crawl and trafilatura else None,
-            "recrawl_vs_fetch_only": None if failed(recrawl) or failed(fetch) else recrawl["seconds"] / fetch["seconds"],
+    """One round's full crawl / plain trafilatura (pages/s) and 304 re-crawl / fetch only (time),
+    and the same ratios of the floors."""
+    trafilatura, fetch = rows[ROWS[1]], rows[ROWS[0]]
+    return {"crawl_vs_trafilatura": rate_ratio(rows[ROWS[4]], trafilatura),
+            "recrawl_vs_fetch_only": time_ratio(rows[ROWS[5]], fetch),
+            "floor_crawl_vs_trafilatura": rate_ratio(rows[FLOOR_CRAWL], trafilatura),
+            "floor_recrawl_vs_fetch_only": time_ratio(rows[FLOOR_RECRAWL], fetch),
             "crawl_seconds": rows[ROWS[4]]["seconds"], "trafilatura_seconds": rows[ROWS[1]].get("timed_seconds")}
+
+
+def rate_ratio(row: dict, baseline: dict) -> float | None:
+    return rate(row) / rate(baseline) if rate(row) and rate(baseline) else None
+
+
+def time_ratio(row: dict, baseline: dict) -> float | None:
+    return None if failed(row) or failed(baseline) else row["seconds"] / baseline["seconds"]
 
 
 def median(values: list[float | None]) -> float | None:
@@ -322,7 +364,8 @@ def report(rows: dict, store: dict | None, rss: dict | None, args: argparse.Name
         line = store.get("skipped") or f"{store['mean_ms']:.3f} ms per new article (median {store['median_ms']:.3f})"
         print(f"{'store + dedup at ' + format(args.store_size, ',') + ' archived':40}  {line}")
     if len(rows["rounds"]) > 1:
-        for what in ("crawl_vs_trafilatura", "recrawl_vs_fetch_only"):
+        for what in ("crawl_vs_trafilatura", "recrawl_vs_fetch_only", "floor_crawl_vs_trafilatura",
+                     "floor_recrawl_vs_fetch_only"):
             print(f"{what} per round: " + " ".join("n/a" if r[what] is None else f"{r[what]:.3f}"
                                                    for r in rows["rounds"]))
     print("targets (issue 11, 2 cores):")
@@ -332,6 +375,16 @@ def report(rows: dict, store: dict | None, rss: dict | None, args: argparse.Name
         shown = "not measured" if value is None else f"{value:.3f}"
         print(f"  {what:52} {shown:>12}  ({comparison} {target})  {word}")
         results.append({"what": what, "value": value, "target": f"{comparison} {target}", "verdict": word})
+    print("floors (the same ratios of the bare spider: a crawler on Scrapy and trafilatura does no better here):")
+    rounds = rows["rounds"]
+    for what, key, ours in (("bare Scrapy + trafilatura pool / plain trafilatura", "floor_crawl_vs_trafilatura",
+                             "crawl_vs_trafilatura"),
+                            ("bare Scrapy 304 re-crawl / fetch-only time", "floor_recrawl_vs_fetch_only",
+                             "recrawl_vs_fetch_only")):
+        floor, measured = median([r[key] for r in rounds]), median([r[ours] for r in rounds])
+        shown = "not measured" if floor is None else f"{floor:.3f}"
+        print(f"  {what:52} {shown:>12}  (ours {'n/a' if measured is None else format(measured, '.3f')})")
+        results.append({"what": "floor: " + what, "value": floor, "ours": measured})
     return results
 
 

@@ -8,9 +8,11 @@ import sys
 from tests.conftest import PROJECT_ROOT
 
 THROUGHPUT_ROWS = ("fetch only (bare Scrapy spider)", "plain trafilatura, 1 process", "our extract_article, 1 process",
-                   "news-please from_html", "full crawl (SQLite + WARC)", "304 re-crawl", "archive reextract")
+                   "news-please from_html", "full crawl (SQLite + WARC)", "304 re-crawl", "archive reextract",
+                   "floor: bare Scrapy + trafilatura pool", "floor: bare Scrapy 304 re-crawl")
 TARGETS = ("full crawl / plain trafilatura", "full crawl / news-please", "store + dedup at 100k archived",
            "304 re-crawl time / fetch-only time", "304 re-crawl: versions added", "peak RSS of a full crawl")
+FLOORS = ("bare Scrapy + trafilatura pool / plain trafilatura", "bare Scrapy 304 re-crawl / fetch-only time")
 
 
 def bench(script, *args, timeout=180):
@@ -24,7 +26,8 @@ def test_throughput_prints_every_row_and_target(tmp_path):
     out = tmp_path / "throughput.json"
     stdout = bench("throughput.py", "--pages", "20", "--quick", "--rounds", "2", "--out", str(out))
     lines = stdout.splitlines()
-    for ratio in ("crawl_vs_trafilatura", "recrawl_vs_fetch_only"):  # a second round of the timed ratios
+    for ratio in ("crawl_vs_trafilatura", "recrawl_vs_fetch_only", "floor_crawl_vs_trafilatura",
+                  "floor_recrawl_vs_fetch_only"):  # a second round of the timed ratios and their floors
         assert len(next(line for line in lines if line.startswith(f"{ratio} per round:")).split()[3:]) == 2, stdout
     for row in THROUGHPUT_ROWS:
         line = next(line for line in lines if line.startswith(row))
@@ -33,7 +36,12 @@ def test_throughput_prints_every_row_and_target(tmp_path):
     for target in TARGETS:
         line = next(line for line in lines if line.strip().startswith(target))
         assert line.split()[-1] in ("PASS", "FAIL", "n/a"), line
+    for floor in FLOORS:  # measured, beside our own ratio
+        line = next(line for line in lines if line.strip().startswith(floor))
+        assert float(line.split()[-3]) > 0 and "(ours " in line, line
     result = json.loads(out.read_text())
+    # each floor did all its work: every page extracted by the pool, every page answered 304
+    assert all("why" not in result["rows"][floor] for floor in THROUGHPUT_ROWS[-2:]), result["rows"]
     assert result["rows"]["full crawl (SQLite + WARC)"]["versions_added"] == 20
     assert result["rows"]["304 re-crawl"]["versions_added"] == 0
     assert len(result["rows"]["rounds"]) == 2 and all(r["crawl_vs_trafilatura"] for r in result["rows"]["rounds"])
