@@ -1,6 +1,7 @@
 """A bare Scrapy spider over the given mirror URLs: the baselines and floors of bench/throughput.py.
 
-    python bench/fetch_only.py URLS.txt CONCURRENCY [--etags-out F] [--if-none-match F] [--extract-workers N]
+    python bench/fetch_only.py URLS.txt CONCURRENCY [--etags-out F] [--if-none-match F]
+                               [--extract-workers N | --extract-inline]
 
 Plain, it fetches the URLs and does nothing with them: Scrapy's own cost per page, process
 start included, without robots.txt, extraction, archive or WARC. Run outside the project
@@ -11,6 +12,8 @@ it the floor of a target, what any crawler built on Scrapy and trafilatura pays 
   --if-none-match F    send each URL with its ETag from F: bare Scrapy's own 304 re-crawl
   --extract-workers N  hand each page to N processes running plain trafilatura, storing
                        nothing: a crawl with the least a crawl does besides fetching
+  --extract-inline     run plain trafilatura on each page in the spider's own process, as a
+                       crawl with EXTRACT_WORKERS=0 does (bench/scale.py's floor)
 
 Prints one JSON line: the responses' statuses and how many pages trafilatura found text in.
 """
@@ -33,6 +36,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--etags-out")
     parser.add_argument("--if-none-match")
     parser.add_argument("--extract-workers", type=int, default=0)
+    parser.add_argument("--extract-inline", action="store_true")
     return parser.parse_args()
 
 
@@ -60,7 +64,8 @@ class FetchOnly(scrapy.Spider):
 
     async def start(self):  # noqa: ANN201
         known = json.load(open(self.args.if_none_match)) if self.args.if_none_match else {}
-        callback = self.parse if self.pool is None else self.parse_and_extract
+        callback = self.parse_and_extract if self.pool is not None else \
+            self.parse_and_extract_inline if self.args.extract_inline else self.parse
         for url in open(self.args.urls).read().split():
             headers = {"If-None-Match": known[url]} if url in known else {}
             yield scrapy.Request(url, callback, headers=headers, dont_filter=True)
@@ -76,6 +81,11 @@ class FetchOnly(scrapy.Spider):
             async with self.room:
                 found = await asyncio.wrap_future(self.pool.submit(extract, response.text, response.url))
             self.extracted += found  # not `+= await`: that reads the count before the wait
+
+    def parse_and_extract_inline(self, response):  # noqa: ANN001, ANN201
+        self.parse(response)
+        if response.status == 200:
+            self.extracted += extract(response.text, response.url)
 
     def closed(self, reason: str) -> None:
         if self.pool is not None:

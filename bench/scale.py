@@ -15,6 +15,13 @@ CPU ms per page (every process of the crawls, rusage) shows the frontier's own c
 whatever else the machine runs.
 Also checks what the test checks: every page requested once. Writes bench/out/scale.json;
 exit status 0 whatever the figures.
+
+The floor of the ratio, in each round beside the frontier rows: the bare spider of
+bench/fetch_only.py running plain trafilatura on each page (in its own process with
+--extract-workers 0, else in a pool of that many processes, one per core by default),
+storing nothing, as 1 process over all the URLs and as 2 over a fixed half each: the
+2-process ratio this machine allows a crawler on Scrapy and trafilatura with no
+coordination at all.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(PROJECT_ROOT), str(BENCH)]
 
 from crawler.mirror import MirrorServer, mirror_path  # noqa: E402
-from throughput import crawl_command, make_web, sources_file  # noqa: E402
+from throughput import crawl_command, fetch_only_command, make_web, sources_file  # noqa: E402
 from timing import code_state  # noqa: E402
 
 TARGET_TWO = 1.6
@@ -91,6 +98,27 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
             "statuses": statuses, "cpu_seconds": cpu}
 
 
+def floor_row(processes: int, work: Path, server: MirrorServer, urls: list[str], logs: Path,
+              args: argparse.Namespace) -> dict:
+    """``processes`` bare spiders at once, each over its own share of the URLs (every
+    ``processes``-th), each page through plain trafilatura; wall seconds to the last exit."""
+    extract = ["--extract-inline"] if args.extract_workers == "0" else \
+        ["--extract-workers", args.extract_workers or str(os.cpu_count() or 1)]
+    started = time.perf_counter()
+    running = []
+    for n in range(processes):
+        share = work / f"floor-{processes}-{n}"
+        share.mkdir(exist_ok=True)
+        (share / "urls.txt").write_text("\n".join(server.url + mirror_path(u) for u in urls[n::processes]))
+        running.append(subprocess.Popen(fetch_only_command(share, *extract), cwd=share, stdout=subprocess.PIPE,
+                                        stderr=(logs / f"scale-floor-{processes}-{n}.log").open("w"), text=True))
+    outputs = [process.communicate()[0] for process in running]
+    seconds = time.perf_counter() - started
+    extracted = sum(json.loads(out.strip().splitlines()[-1])["extracted"] for out in outputs if out.strip())
+    return {"processes": processes, "floor": True, "seconds": seconds, "extracted": extracted,
+            "statuses": [process.returncode for process in running]}
+
+
 def fresh_archive(args: argparse.Namespace, work: Path, name: str) -> str:
     """A new, migrated archive: the crawls start together, and measuring them is not measuring
     simultaneous first migrations (issue 13 item 2)."""
@@ -125,8 +153,9 @@ def main() -> None:
         urls = make_web(work / "web", args.pages, args.seed)
         sources = sources_file(work / "sources.toml", urls)
         wanted = {mirror_path(url) for url in urls}
-        counts = [int(n) for n in args.processes.split(",")]
-        plan = [(0, 1, None)] + [(turn, n, args.redis) for turn in range(1, args.rounds + 1) for n in counts]
+        process_counts = [int(n) for n in args.processes.split(",")]
+        plan = [(0, 1, None)] + [(turn, n, args.redis) for turn in range(1, args.rounds + 1) for n in process_counts]
+        floors = []
         with MirrorServer(work / "web", etags=True) as server:
             for turn, processes, frontier in plan:
                 name = f"{processes}-{'frontier' if frontier else 'alone'}-{turn}"
@@ -137,9 +166,14 @@ def main() -> None:
                 result.update(pages=len(counts), twice=sum(1 for n in counts.values() if n > 1), round=turn)
                 rows.append(result)
                 print_row(result, rows, args.pages)
+                # the round's floor, after its frontier rows
+                if frontier and processes == process_counts[-1] and {1, 2} <= set(process_counts):
+                    for n in (1, 2):
+                        floors.append({**floor_row(n, work, server, urls, logs, args), "round": turn})
+                        print_floor(floors[-1], floors, args.pages)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(rows, args)
+    report(rows, floors, args)
 
 
 def print_row(result: dict, rows: list[dict], pages: int) -> None:
@@ -156,7 +190,16 @@ def print_row(result: dict, rows: list[dict], pages: int) -> None:
           flush=True)
 
 
-def report(rows: list[dict], args: argparse.Namespace) -> None:
+def print_floor(result: dict, floors: list[dict], pages: int) -> None:
+    base = next((f for f in floors if f["processes"] == 1 and f["round"] == result["round"]), None)
+    ratio = f"{base['seconds'] / result['seconds']:.2f}x" if base else "-"
+    what = f"floor: {result['processes']} bare spider{'s' if result['processes'] > 1 else ''}"
+    check = "" if result["extracted"] == pages and set(result["statuses"]) == {0} else \
+        f"  ({result['extracted']} of {pages} pages extracted, exit statuses {result['statuses']})"
+    print(f"{what:28}{result['seconds']:>9.1f} s{pages / result['seconds']:>9.1f} pages/s{ratio:>8}{check}", flush=True)
+
+
+def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> None:
     seconds = {(r["round"], r["processes"]): r["seconds"] for r in rows if r["frontier"]}
     ratios = [seconds[(turn, 1)] / seconds[(turn, 2)] for turn in range(1, args.rounds + 1)
               if (turn, 1) in seconds and (turn, 2) in seconds]
@@ -165,8 +208,18 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
     spread = f", median of {len(ratios)} rounds: {' '.join(f'{r:.2f}' for r in ratios)}" if len(ratios) > 1 else ""
     print(f"2 processes / 1 process: {two:.2f}x{spread} (target >= {TARGET_TWO})  {verdict}" if two is not None else
           "2 processes / 1 process: not measured")
+    floor_seconds = {(f["round"], f["processes"]): f["seconds"] for f in floors
+                     if f["extracted"] == args.pages and set(f["statuses"]) == {0}}
+    floor_ratios = [floor_seconds[(turn, 1)] / floor_seconds[(turn, 2)] for turn in range(1, args.rounds + 1)
+                    if (turn, 1) in floor_seconds and (turn, 2) in floor_seconds]
+    floor = statistics.median(floor_ratios) if floor_ratios else None
+    if floor is not None:
+        print(f"floor, 2 bare spiders / 1 (no coordination, nothing stored): {floor:.2f}x"
+              + (f", median of {len(floor_ratios)} rounds: {' '.join(f'{r:.2f}' for r in floor_ratios)}"
+                 if len(floor_ratios) > 1 else ""))
     args.out.write_text(json.dumps({"code": code_state(), "pages": args.pages, "rows": rows,
-                                    "ratios_two": ratios, "ratio_two": two, "verdict": verdict}, indent=2))
+                                    "ratios_two": ratios, "ratio_two": two, "verdict": verdict, "floors": floors,
+                                    "floor_ratios_two": floor_ratios, "floor_ratio_two": floor}, indent=2))
     print(f"results: {args.out}")
 
 

@@ -17,14 +17,14 @@ peak RSS taken from os.wait4 (the largest process of its tree that was waited fo
                       processes (one per core) and storing nothing; and sending each URL with its
                       ETag: bare Scrapy's own 304 re-crawl
 
-then the ratios against issue 11's targets, PASS/FAIL each, and beside them the same ratios of
-the floors: what a crawler built on Scrapy and trafilatura cannot do better than on this machine. Store + dedup at 100k archived
-articles is bench/store_scaling.py's figure (run here as a subprocess; --quick skips it and
-news-please). --rss-check crawls 1k and 10k pages and compares peak RSS. The crawls get
-their URLs as the sources' start_urls of a generated SOURCES_FILE (no argv limit on N).
-Only public entry points are used (scrapy crawl, the archive CLI, extract_article), so the
-script measures the code as it is. Writes bench/out/throughput.json; exit status 0 whatever
-the figures: nothing here is a test.
+then the ratios against issue 11's targets, PASS/FAIL each, and beside them the same ratios
+of the floors: what a crawler built on Scrapy and trafilatura cannot do better than on this
+machine. Store + dedup at 100k archived articles is bench/store_scaling.py's figure (run
+here as a subprocess; --quick skips it and news-please). --rss-check crawls 1k and 10k pages
+and compares peak RSS. The crawls get their URLs as the sources' start_urls of a generated
+SOURCES_FILE (no argv limit on N). Only public entry points are used (scrapy crawl, the
+archive CLI, extract_article), so the script measures the code as it is. Writes
+bench/out/throughput.json; exit status 0 whatever the figures: nothing here is a test.
 """
 
 from __future__ import annotations

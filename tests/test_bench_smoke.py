@@ -2,8 +2,11 @@
 by bench/, never asserted here (a shared machine makes timings noise)."""
 
 import json
+import os
 import subprocess
 import sys
+
+import pytest
 
 from tests.conftest import PROJECT_ROOT
 
@@ -75,3 +78,23 @@ def test_migrated_indexes_are_the_models_indexes(tmp_path):
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert [d for d in differences if isinstance(d, tuple) and d[0] in ("add_index", "remove_index")] == []
+
+
+def test_scale_prints_the_frontier_rows_and_their_floor(tmp_path):
+    """bench/scale.py at 20 pages: each frontier row fetched every page once, and the floor
+    (1 and 2 bare spiders, nothing stored) extracted every page; its ratio is printed."""
+    redis = pytest.importorskip("redis")
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {url}: {exc.__class__.__name__}")
+    out = tmp_path / "scale.json"
+    stdout = bench("scale.py", "--processes", "1,2", "--extract-workers", "0", "--pages", "20", "--redis", url,
+                   "--out", str(out))
+    result = json.loads(out.read_text())
+    assert [(r["processes"], r["frontier"], r["pages"], r["twice"], r["statuses"]) for r in result["rows"]] == \
+        [(1, False, 20, 0, [0]), (1, True, 20, 0, [0]), (2, True, 20, 0, [0, 0])], stdout
+    assert [(f["processes"], f["extracted"], f["statuses"]) for f in result["floors"]] == \
+        [(1, 20, [0]), (2, 20, [0, 0])], stdout
+    assert result["floor_ratio_two"] > 0 and "floor, 2 bare spiders / 1" in stdout, stdout
