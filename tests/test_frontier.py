@@ -259,6 +259,29 @@ def test_take_releases_and_leases_in_one_round_trip(frontier):
     assert sorted(second.take(4)[0]) == entries[2:4]
 
 
+def test_a_host_slot_held_by_a_dead_process_is_freed_when_wanted(frontier):
+    """scripts.ACQUIRE on its own: with every slot of a host taken, a holder whose process's
+    heartbeat key is gone loses its slot to the asking request; a live holder's slot is kept
+    (wait 20 ms), until the host allows more requests at once."""
+    from crawler.frontier import scripts
+
+    server, prefix = frontier
+    acquire = server.register_script(scripts.ACQUIRE)
+    keys = [f"{prefix}:host:example.org:{name}" for name in ("slots", "next", "delay")]
+    alive = f"{prefix}:slot-holder:"
+
+    def ask(token: str, limit: int = 2) -> int:  # no delay, a 60 s hold
+        return int(acquire(keys=keys, args=[token, limit, 0, 60_000, 60_000, alive]))
+
+    server.set(alive + "live", 1)  # "dead" has no heartbeat key
+    held_until = int(time.time() * 1000) + 60_000
+    server.zadd(keys[0], {"dead|0": held_until, "live|0": held_until})
+    assert ask("live|1") == 0  # both slots taken: the dead holder's goes to the asking request
+    assert sorted(server.zrange(keys[0], 0, -1)) == [b"live|0", b"live|1"]
+    assert ask("live|2") == 20  # every holder alive: wait
+    assert ask("live|2", limit=3) == 0
+
+
 def test_a_process_waiting_for_the_others_looks_soon_then_less_often():
     """A process out of work asks whether the run is complete after 0.05 s, then twice as
     long each time up to 1 s: the run's end waited up to a whole second for the last look
