@@ -199,19 +199,22 @@ def print_floor(result: dict, floors: list[dict], pages: int) -> None:
     print(f"{what:28}{result['seconds']:>9.1f} s{pages / result['seconds']:>9.1f} pages/s{ratio:>8}{check}", flush=True)
 
 
+def two_over_one(rows: list[dict], rounds: int) -> list[float]:
+    """Each round's 1-process seconds over its 2-process seconds, for the rounds that have both."""
+    seconds = {(r["round"], r["processes"]): r["seconds"] for r in rows}
+    return [seconds[(turn, 1)] / seconds[(turn, 2)] for turn in range(1, rounds + 1)
+            if (turn, 1) in seconds and (turn, 2) in seconds]
+
+
 def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> None:
-    seconds = {(r["round"], r["processes"]): r["seconds"] for r in rows if r["frontier"]}
-    ratios = [seconds[(turn, 1)] / seconds[(turn, 2)] for turn in range(1, args.rounds + 1)
-              if (turn, 1) in seconds and (turn, 2) in seconds]
+    ratios = two_over_one([r for r in rows if r["frontier"]], args.rounds)
     two = statistics.median(ratios) if ratios else None
     verdict = "n/a" if two is None else ("PASS" if two >= TARGET_TWO else "FAIL")
     spread = f", median of {len(ratios)} rounds: {' '.join(f'{r:.2f}' for r in ratios)}" if len(ratios) > 1 else ""
     print(f"2 processes / 1 process: {two:.2f}x{spread} (target >= {TARGET_TWO})  {verdict}" if two is not None else
           "2 processes / 1 process: not measured")
-    floor_seconds = {(f["round"], f["processes"]): f["seconds"] for f in floors
-                     if f["extracted"] == args.pages and set(f["statuses"]) == {0}}
-    floor_ratios = [floor_seconds[(turn, 1)] / floor_seconds[(turn, 2)] for turn in range(1, args.rounds + 1)
-                    if (turn, 1) in floor_seconds and (turn, 2) in floor_seconds]
+    floor_ratios = two_over_one([f for f in floors if f["extracted"] == args.pages and set(f["statuses"]) == {0}],
+                                args.rounds)
     floor = statistics.median(floor_ratios) if floor_ratios else None
     if floor is not None:
         print(f"floor, 2 bare spiders / 1 (no coordination, nothing stored): {floor:.2f}x"

@@ -25,6 +25,20 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 POSTGRES_SCHEMA = f"archive_test_{os.getpid()}"
 
 
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def redis_or_skip():  # noqa: ANN201 - a redis.Redis
+    """A client of the local Redis (TEST_REDIS_URL), or the test is skipped naming why."""
+    redis = pytest.importorskip("redis")
+    server = redis.Redis.from_url(REDIS_URL)
+    try:
+        server.ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {REDIS_URL}: {exc.__class__.__name__}")
+    return server
+
+
 def postgres_url(suffix: str = "") -> str:
     """A fresh schema of the test PostgreSQL database (``suffix``: another one, for a
     fixture that outlives a test); the test is skipped when none answers."""

@@ -2,13 +2,10 @@
 by bench/, never asserted here (a shared machine makes timings noise)."""
 
 import json
-import os
 import subprocess
 import sys
 
-import pytest
-
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, REDIS_URL, redis_or_skip
 
 THROUGHPUT_ROWS = ("fetch only (bare Scrapy spider)", "plain trafilatura, 1 process", "our extract_article, 1 process",
                    "news-please from_html", "full crawl (SQLite + WARC)", "304 re-crawl", "archive reextract",
@@ -83,14 +80,9 @@ def test_migrated_indexes_are_the_models_indexes(tmp_path):
 def test_scale_prints_the_frontier_rows_and_their_floor(tmp_path):
     """bench/scale.py at 20 pages: each frontier row fetched every page once, and the floor
     (1 and 2 bare spiders, nothing stored) extracted every page; its ratio is printed."""
-    redis = pytest.importorskip("redis")
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    try:
-        redis.Redis.from_url(url).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {url}: {exc.__class__.__name__}")
+    redis_or_skip()
     out = tmp_path / "scale.json"
-    stdout = bench("scale.py", "--processes", "1,2", "--extract-workers", "0", "--pages", "20", "--redis", url,
+    stdout = bench("scale.py", "--processes", "1,2", "--extract-workers", "0", "--pages", "20", "--redis", REDIS_URL,
                    "--out", str(out))
     result = json.loads(out.read_text())
     assert [(r["processes"], r["frontier"], r["pages"], r["twice"], r["statuses"]) for r in result["rows"]] == \

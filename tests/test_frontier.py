@@ -4,7 +4,6 @@ key prefix, deleted after it; without a Redis on 127.0.0.1:6379 the tests are sk
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -22,21 +21,16 @@ from crawler.frontier.run import Run, run_key
 from crawler.frontier.scheduler import FIRST_WAIT_POLL, WAIT_POLL, FrontierScheduler
 from crawler.mirror import mirror_path
 from tests import mirrorcrawl
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, REDIS_URL, redis_or_skip
 from tests.mirrorcrawl import CountingMirror, make_web, read_log, stop_started, wait_for_requests
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 redis = pytest.importorskip("redis")
 
 
 @pytest.fixture
 def frontier():
     """(FRONTIER_URL, a prefix of this test's own); its keys are deleted after the test."""
-    server = redis.Redis.from_url(REDIS_URL)
-    try:
-        server.ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS_URL}: {exc.__class__.__name__}")
+    server = redis_or_skip()
     prefix = f"test-frontier-{uuid.uuid4().hex[:8]}"
     yield server, prefix
     stop_started()
