@@ -45,3 +45,20 @@ def test_developpez_is_served_as_declared_latin1_with_cp1252_bytes(mirror):
     status, headers, body = get(mirror.url + mirror_path(url))
     assert status == 200 and "iso-8859-1" in headers["Content-Type"].lower()
     assert b"\x92" in body  # a cp1252 right single quote, undefined in real ISO-8859-1
+
+
+UP = 30  # more levels than the mirror's root is deep
+
+
+@pytest.mark.parametrize("path", ["/" + "../" * UP + "etc/passwd", "/znews.vn/" + "%2e%2E/" * UP + "etc/passwd",
+                                  "/znews.vn/" + "..%2f" * UP + "etc/passwd", "/znews.vn/a%00b.html"])
+def test_a_path_out_of_the_mirror_is_404_as_sent(mirror, path):
+    """Sent as is (urllib would normalise the dots away): the server never leaves its root."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", int(mirror.url.rsplit(":", 1)[1]), timeout=10)
+    connection.putrequest("GET", path, skip_accept_encoding=True)
+    connection.endheaders()
+    response = connection.getresponse()
+    assert (response.status, b"root:" in response.read()) == (404, False)
+    connection.close()

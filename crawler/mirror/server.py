@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import os
+import stat
 import threading
 import time
 from email.utils import parsedate_to_datetime
@@ -36,16 +38,25 @@ def mirror_path(url: str) -> str:
 
 def _file_for(root: Path, request_path: str) -> Path | None:
     """The recorded file for a path: the one recorded with this query if any, else the
-    page without the query (as servers ignore utm_* and friends)."""
+    page without the query (as servers ignore utm_* and friends). ``root`` is absolute.
+
+    A path with a ``..`` segment is never a file of the mirror (as http.server's own
+    translate_path, links are followed): a lexical check, without resolving each
+    candidate's every directory (that was a third of the mirror's CPU per request)."""
     parts = urlsplit(request_path)
     relative = unquote(parts.path).lstrip("/")
     if relative.endswith("/") or not relative:
         relative += "index.html"
+    if ".." in relative.split("/"):
+        return None
     candidates = [relative + "%3F" + quote(parts.query, safe="")] if parts.query else []
-    for candidate in (root / name for name in [*candidates, relative]):
-        resolved = candidate.resolve()
-        if root.resolve() in resolved.parents and resolved.is_file():
-            return resolved
+    for name in [*candidates, relative]:
+        candidate = os.path.join(root, name)
+        try:
+            if stat.S_ISREG(os.stat(candidate).st_mode):
+                return Path(candidate)
+        except (OSError, ValueError):  # missing, a name too long, a NUL byte
+            continue
     return None
 
 
@@ -133,7 +144,7 @@ class MirrorHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], root: Path, verbose: bool = False, etags: bool = False):
         super().__init__(address, MirrorRequestHandler)
-        self.root = root
+        self.root = root.resolve()  # once: every request's file is looked up under it
         self.verbose = verbose
         self.etags = etags
         self.requested: list[str] = []  # paths asked for, in order (tests read it)
