@@ -79,9 +79,12 @@ def _sidecar_headers(path: Path) -> tuple[int, float, list[tuple[str, str]]]:
 class MirrorRequestHandler(BaseHTTPRequestHandler):
     server: MirrorHTTPServer
     protocol_version = "HTTP/1.1"
-    # Headers and body go out as two writes; with Nagle on, the body's last segment waited
-    # for the client's delayed ACK on every kept-alive response (~1 ms a page in bench/recrawl.py).
+    # With Nagle on, a response's last segment waited for the client's delayed ACK on every
+    # kept-alive response (~1 ms a page in bench/recrawl.py).
     disable_nagle_algorithm = True
+    # Headers and body buffered, sent by http.server's flush after each request: one write a
+    # response where there were two (a page of up to this size)
+    wbufsize = 1 << 18
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._respond(head=False)
