@@ -62,3 +62,34 @@ def test_a_path_out_of_the_mirror_is_404_as_sent(mirror, path):
     response = connection.getresponse()
     assert (response.status, b"root:" in response.read()) == (404, False)
     connection.close()
+
+
+def test_a_burst_of_connections_is_queued_not_dropped(tmp_path):
+    """Crawl processes open their connections all at once: the mirror's listen queue must
+    hold them until it accepts (a dropped attempt costs the client seconds of TCP retries)."""
+    import socket
+
+    from crawler.mirror import MirrorServer
+
+    (tmp_path / "example.org").mkdir()
+    (tmp_path / "example.org" / "index.html").write_text("<p>hi</p>")
+    server = MirrorServer(tmp_path)  # listening, not yet accepting
+    host, port = server.httpd.server_address[:2]
+    connections = []
+    try:
+        for _ in range(64):  # 2 processes x CONCURRENT_REQUESTS 16, twice over
+            connection = socket.socket()
+            connection.settimeout(2)
+            connections.append(connection)
+            connection.connect((host, port))  # a dropped attempt: TimeoutError
+        server.start()
+        for connection in connections:
+            connection.sendall(b"GET /example.org/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert [connection.recv(12) for connection in connections] == [b"HTTP/1.1 200"] * 64
+    finally:
+        for connection in connections:
+            connection.close()
+        if server.thread.is_alive():
+            server.stop()
+        else:
+            server.httpd.server_close()

@@ -144,6 +144,10 @@ class MirrorRequestHandler(BaseHTTPRequestHandler):
 
 class MirrorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: two crawl processes opening their 16
+    # connections at once overflowed it, and a dropped connection attempt is retried by the
+    # client's TCP after 1, 3, 7, 15 s (a 2-process bench row ended 14 s late, waiting for one)
+    request_queue_size = 1024
 
     def __init__(self, address: tuple[str, int], root: Path, verbose: bool = False, etags: bool = False):
         super().__init__(address, MirrorRequestHandler)
