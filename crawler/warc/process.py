@@ -1,5 +1,5 @@
 """A WARC writer in its own process, so writing never competes with the crawl for the
-GIL. This module imports only warcio: the process starts fast.
+GIL. This module imports only warcio and libdeflate: the process starts fast.
 
 Exchanges are sent in small chunks, one inter-process call per chunk: a call per
 exchange kept the executor's threads busy enough to slow a 304 re-crawl by ~1 ms a
