@@ -158,6 +158,11 @@ def fetch_only_command(work: Path, *options: str) -> list[str]:
     return [sys.executable, str(BENCH / "fetch_only.py"), str(work / "urls.txt"), str(CONCURRENCY), *options]
 
 
+def last_json_line(stdout: str) -> dict:
+    """The JSON line bench/fetch_only.py and bench/extract_worker.py end their output with."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
 def floor_row(name: str, work: Path, log: Path, pages: int) -> dict:
     """The bare spider as the floor of a timed ratio: FLOOR_CRAWL with a pool of plain
     trafilatura processes (one per core, as EXTRACT_WORKERS), FLOOR_RECRAWL sending the ETags
@@ -170,7 +175,7 @@ def floor_row(name: str, work: Path, log: Path, pages: int) -> dict:
     row = run(fetch_only_command(work, *options), log, cwd=work)
     row["pages"] = pages
     if not failed(row):
-        found = json.loads(row["stdout"].strip().splitlines()[-1])
+        found = last_json_line(row["stdout"])
         if found["statuses"] != wanted or (name == FLOOR_CRAWL and found["extracted"] != pages):
             row["why"] = f"did not do all its work: {found} for {pages} pages"
     return row
@@ -184,7 +189,7 @@ def versions(archive: Path) -> int:
 def extraction_row(name: str, python: str, pages: Path, log: Path) -> dict:
     result = run([python, str(BENCH / "extract_worker.py"), name, str(pages), str(PROJECT_ROOT)], log)
     if not failed(result):
-        inner = json.loads(result["stdout"].strip().splitlines()[-1])
+        inner = last_json_line(result["stdout"])
         result.update(pages=inner["pages"], timed_seconds=inner["seconds"], found=inner["found"])
     return result
 

@@ -56,7 +56,7 @@ def test_a_path_out_of_the_mirror_is_404_as_sent(mirror, path):
     """Sent as is (urllib would normalise the dots away): the server never leaves its root."""
     import http.client
 
-    connection = http.client.HTTPConnection("127.0.0.1", int(mirror.url.rsplit(":", 1)[1]), timeout=10)
+    connection = http.client.HTTPConnection(*mirror.httpd.server_address[:2], timeout=10)
     connection.putrequest("GET", path, skip_accept_encoding=True)
     connection.endheaders()
     response = connection.getresponse()

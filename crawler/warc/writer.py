@@ -25,6 +25,7 @@ from http import HTTPStatus
 from pathlib import Path
 
 import deflate
+from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -36,6 +37,8 @@ NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modif
 # libdeflate's level: 9 made the bench pages' records 0.5 % smaller than zlib's 9 in 60 % of
 # its time (a page here and there a few bytes larger); 10 and over take 6-15 times as long for 2 % less.
 GZIP_LEVEL = 9
+# builds the records (no state of its own): made once, not once per exchange
+RECORDS = RecordBuilder(warc_version="1.1")
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,11 @@ class WarcWriter:
         repair_directory(self.directory)
 
     def write_exchange(self, exchange: Exchange) -> RecordRef:
-        builder = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
         moment = (exchange.date or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
         date = datetime_to_iso_date(moment, use_micros=True)
-        main = self._response_record(builder, exchange, date)
+        main = self._response_record(exchange, date)
         record_id = main.rec_headers.get_header("WARC-Record-ID")
-        request = builder.create_warc_record(
+        request = RECORDS.create_warc_record(
             exchange.url, "request", payload=io.BytesIO(exchange.request_body), length=len(exchange.request_body),
             http_headers=StatusAndHeaders(f"{exchange.method} {_request_target(exchange.url)} {exchange.protocol}",
                                           exchange.request_headers, is_http_request=True),
@@ -115,24 +117,24 @@ class WarcWriter:
         digest = main.rec_headers.get_header("WARC-Payload-Digest")
         return RecordRef(filename, offset, len(main_bytes), record_id, main.rec_type, digest, date)
 
-    def _response_record(self, builder: WARCWriter, exchange: Exchange, date: str):  # noqa: ANN202
+    def _response_record(self, exchange: Exchange, date: str):  # noqa: ANN202
         reason = _reason(exchange.status)
         http_headers = StatusAndHeaders(f"{exchange.status} {reason}", exchange.response_headers,
                                         protocol=exchange.protocol)
         warc_headers = {"WARC-Date": date}
         prior = exchange.prior
         if prior is not None and exchange.status == 304:
-            record = builder.create_revisit_record(exchange.url, prior.capture_digest, prior.url, prior.date,
+            record = RECORDS.create_revisit_record(exchange.url, prior.capture_digest, prior.url, prior.date,
                                                    http_headers=http_headers, warc_headers_dict=warc_headers)
             record.rec_headers.replace_header("WARC-Profile", NOT_MODIFIED_PROFILE)
             record.rec_headers.add_header("WARC-Refers-To", prior.record_id)
             return record
-        record = builder.create_warc_record(exchange.url, "response", payload=io.BytesIO(exchange.body),
+        record = RECORDS.create_warc_record(exchange.url, "response", payload=io.BytesIO(exchange.body),
                                             length=len(exchange.body), http_headers=http_headers,
                                             warc_headers_dict=warc_headers)
         digest = record.rec_headers.get_header("WARC-Payload-Digest")
         if prior is not None and digest == prior.capture_digest:
-            record = builder.create_revisit_record(exchange.url, digest, prior.url, prior.date,
+            record = RECORDS.create_revisit_record(exchange.url, digest, prior.url, prior.date,
                                                    http_headers=http_headers, warc_headers_dict=warc_headers)
             record.rec_headers.add_header("WARC-Refers-To", prior.record_id)
         return record
@@ -155,8 +157,7 @@ class WarcWriter:
         self._finish()
         name, self.fd = self._create_locked()
         self.path = self.directory / (name + OPEN_SUFFIX)
-        builder = WARCWriter(io.BytesIO(), gzip=False, warc_version="1.1")
-        info = builder.create_warcinfo_record(name, {"software": "news-archive-crawler (warcio)",
+        info = RECORDS.create_warcinfo_record(name, {"software": "news-archive-crawler (warcio)",
                                                      "format": "WARC File Format 1.1",
                                                      "conformsTo": "https://iso.org/standard/68004.html"})
         try:
