@@ -106,8 +106,13 @@ class Run:
 
     def push(self, fingerprint: str, priority: int, entry: bytes, filtered: bool) -> bool:
         """Queue an entry unless ``filtered`` and its fingerprint was seen in this run."""
-        return bool(self._scripts["PUSH"](keys=[self.key("queue"), self.key("seen")],
-                                          args=[fingerprint, -priority, entry, int(filtered)]))
+        return self.push_many([(fingerprint, priority, entry, filtered)])[0]
+
+    def push_many(self, pushes: list[tuple[str, int, bytes, bool]]) -> list[bool]:
+        """push() each (fingerprint, priority, entry, filtered), in order, in one round trip."""
+        args = [arg for fingerprint, priority, entry, filtered in pushes
+                for arg in (fingerprint, -priority, entry, int(filtered))]
+        return [bool(flag) for flag in self._scripts["PUSH"](keys=[self.key("queue"), self.key("seen")], args=args)]
 
     def take(self, count: int, done: list[bytes] = ()) -> tuple[list[bytes], int]:
         """Release the ``done`` entries, then up to ``count`` first queued entries, leased to

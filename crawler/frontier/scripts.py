@@ -69,11 +69,19 @@ redis.call('SET', g .. ':alive:' .. proc, '1', 'PX', ttl)
 return gen
 """
 
-# KEYS = queue, seen; ARGV = fingerprint, score, entry, filter (1/0). 1 queued, 0 a repeat.
+# KEYS = queue, seen; ARGV = one or more (fingerprint, score, entry, filter 1/0) in turn.
+# Returns one flag a request: 1 queued, 0 a repeat.
 PUSH = """
-if ARGV[4] == '1' and redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
-return 1
+local queued = {}
+for i = 1, #ARGV, 4 do
+  if ARGV[i + 3] == '1' and redis.call('SADD', KEYS[2], ARGV[i]) == 0 then
+    queued[#queued + 1] = 0
+  else
+    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
+    queued[#queued + 1] = 1
+  end
+end
+return queued
 """
 
 # KEYS = queue, my leases, members, my heartbeat; ARGV = process, alive ms, count, then the
