@@ -4,6 +4,7 @@ key prefix, deleted after it; without a Redis on 127.0.0.1:6379 the tests are sk
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sqlite3
 import subprocess
@@ -345,6 +346,48 @@ def test_a_host_slot_held_by_a_dead_process_is_freed_when_wanted(frontier):
     assert sorted(server.zrange(keys[0], 0, -1)) == [b"live|0", b"live|1"]
     assert ask("live|2") == 20  # every holder alive: wait
     assert ask("live|2", limit=3) == 0
+
+
+def test_a_slot_given_back_rides_on_the_next_acquire(frontier):
+    """HostSlotMiddleware: a slot is given back with the process's next ACQUIRE, in its round
+    trip and before the new slot is taken (so a host allowing one request at a time gets the
+    next at once), or on its own at the latest GIVE_BACK_WITHIN s after its response; until
+    then no other request takes it. One round trip a request, not two."""
+    from scrapy import Request
+    from scrapy.http import Response
+    from scrapy.settings import Settings
+
+    from crawler.frontier.slots import HostSlotMiddleware
+
+    server, prefix = frontier
+    outage = SimpleNamespace(down=False, given_up=False, call=lambda function, *args, **kwargs: function(*args, **kwargs))
+    crawler = SimpleNamespace(settings=Settings({"DOWNLOAD_DELAY": 0}), get_extension=lambda cls: outage,
+                              signals=SimpleNamespace(connect=lambda *args, **kwargs: None),
+                              engine=SimpleNamespace(downloader=SimpleNamespace(slots={}, get_slot_key=lambda r: None)))
+    slots = HostSlotMiddleware(crawler, server, prefix, limit=1, hold=60, ttl=60)
+    server.set(slots.alive, 1)
+    acquire, sent = slots.acquire, []
+    slots.acquire = lambda **kwargs: sent.append("acquire") or acquire(**kwargs)
+    pipeline = server.pipeline
+    server.pipeline = lambda **kwargs: sent.append("give back") or pipeline(**kwargs)
+
+    def holders(host: str) -> int:
+        return server.zcard(f"{prefix}:host:{host}:slots")
+
+    first, second, third = (Request(f"https://{host}/a.html") for host in ("znews.vn", "znews.vn", "dantri.com.vn"))
+    asyncio.run(slots.process_request(first))
+    slots.process_response(first, Response(first.url))
+    assert holders("znews.vn") == 1 and slots.given_back  # not yet given back: no other request has it
+    asyncio.run(slots.process_request(second))  # one slot for the host: given back first, then taken at once
+    assert holders("znews.vn") == 1 and sent == ["acquire", "acquire"] and not slots.given_back
+    slots.process_response(second, Response(second.url))
+    asyncio.run(slots.process_request(third))
+    assert holders("znews.vn") == 0 and holders("dantri.com.vn") == 1
+    slots.process_exception(third, OSError())
+    assert slots.give_back_call.active()  # what no ACQUIRE takes goes on its own, GIVE_BACK_WITHIN s after
+    slots.engine_stopped()  # ... or when the crawl stops
+    assert holders("dantri.com.vn") == 0 and sent == ["acquire"] * 3 + ["give back"]
+    assert not slots.give_back_call.active()
 
 
 def test_a_process_waiting_for_the_others_looks_soon_then_less_often():

@@ -165,12 +165,14 @@ return 'left'
 # Per-site politeness across processes (slots.py). KEYS = the host's slot holders (sorted
 # set of "<process>|<n>", score = when the hold expires), when its next request may start,
 # its delay floor; ARGV = token, concurrent requests allowed, this process's delay (ms), hold
-# (ms), floor TTL (ms), prefix of the processes' heartbeat keys. 0: go (the slot is held);
-# else ms to wait. A holder whose process's heartbeat stopped frees its slot at once. The
-# floor is the largest delay any process wants for the host (its robots.txt Crawl-delay, a
-# back-off after 429/503), kept while wanted and for a floor TTL after, so one process's
-# back-off slows them all.
+# (ms), floor TTL (ms), prefix of the processes' heartbeat keys; then any number of slots
+# this process gives back first: their hosts' slot holders in KEYS[4...], their tokens in
+# ARGV[7...]. 0: go (the slot is held); else ms to wait. A holder whose process's heartbeat
+# stopped frees its slot at once. The floor is the largest delay any process wants for the
+# host (its robots.txt Crawl-delay, a back-off after 429/503), kept while wanted and for a
+# floor TTL after, so one process's back-off slows them all.
 ACQUIRE = """
+for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 3]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)

@@ -5,7 +5,8 @@ Each process's Scrapy downloader keeps CONCURRENT_REQUESTS_PER_DOMAIN and the si
 middlewares/politeness.py sets) for itself only: three processes would send three times as
 many. Here a request first takes one of the host's CONCURRENT_REQUESTS_PER_DOMAIN slots in
 Redis, no sooner than the largest delay any process wants for that host after the previous
-one started (scripts.ACQUIRE), and gives it back when its response or failure comes back.
+one started (scripts.ACQUIRE), and gives it back when its response or failure comes back: with
+its next ACQUIRE, in the same round trip, or at the latest GIVE_BACK_WITHIN seconds later.
 Each process beats a heartbeat key (every FRONTIER_LEASE_TTL / 3 s): the slots of a killed
 process are free once it has run out, and in any case DOWNLOAD_TIMEOUT + HOLD_MARGIN seconds
 after they were taken. A 429 or 503 backs the site off for every process at once. Nearest the
@@ -33,6 +34,11 @@ SLOT = "frontier_slot"  # meta: (host, token) of the slot a request holds
 HOLD_MARGIN = 30  # seconds past DOWNLOAD_TIMEOUT before a dead process's slot frees itself
 FLOOR_TTL = 60  # seconds a host's delay floor outlives the last process that wanted it
 MAX_POLL = 1.0  # seconds between two tries for a busy host
+# A slot given back rides on this process's next ACQUIRE (one round trip a request, not two:
+# on 2 cores a round trip waits for Redis's turn on a CPU), or goes on its own this long after
+# its response came back, whichever is first. A slot held that much longer delays no other
+# request more than that: a site's delay counts from when its previous request started.
+GIVE_BACK_WITHIN = 0.05
 
 
 class HostSlotMiddleware:
@@ -46,6 +52,8 @@ class HostSlotMiddleware:
         self.alive, self.ttl_ms = self.alive_prefix + process, int(ttl * 1000)
         self.tokens = (f"{process}|{n}" for n in itertools.count())
         self.heart, self.beat_every = LoopingCall(self._beat), ttl / 3
+        self.given_back: list[tuple[str, str]] = []  # (host's slot holders, token) not yet sent to Redis
+        self.give_back_call = None  # the IDelayedCall that sends them on their own
         self.outage = outage_of(crawler)
         crawler.signals.connect(self.engine_started, signal=signals.engine_started)
         crawler.signals.connect(self.engine_stopped, signal=signals.engine_stopped)
@@ -75,9 +83,14 @@ class HostSlotMiddleware:
         """0 when the slot is this request's; else milliseconds to wait (MAX_POLL while Redis
         does not answer: never a request without its slot)."""
         delay = self._delay(request)
-        wait = self.outage.call(self.acquire, keys=keys, args=[token, self.limit, int(delay * 1000), self.hold_ms,
-                                                                int((FLOOR_TTL + delay) * 1000), self.alive_prefix])
-        return int(MAX_POLL * 1000) if wait is FAILED else int(wait)
+        given_back, self.given_back = self.given_back, []
+        wait = self.outage.call(self.acquire, keys=keys + [holders for holders, _ in given_back], args=[
+            token, self.limit, int(delay * 1000), self.hold_ms, int((FLOOR_TTL + delay) * 1000), self.alive_prefix,
+            *(token for _, token in given_back)])
+        if wait is FAILED:
+            self.given_back[:0] = given_back
+            return int(MAX_POLL * 1000)
+        return int(wait)
 
     def process_response(self, request: Request, response: Response) -> Response:
         if response.status in (429, 503) and SLOT in request.meta:
@@ -95,8 +108,24 @@ class HostSlotMiddleware:
 
     def _release(self, request: Request) -> None:
         held = request.meta.pop(SLOT, None)
-        if held:  # unanswered: the hold expires by itself (DOWNLOAD_TIMEOUT + HOLD_MARGIN)
-            self.outage.call(self.server.zrem, held[0][0], held[1])
+        if held:
+            self.given_back.append((held[0][0], held[1]))
+            if self.give_back_call is None or not self.give_back_call.active():
+                from twisted.internet import reactor
+
+                self.give_back_call = reactor.callLater(GIVE_BACK_WITHIN, self._send_given_back)
+
+    def _send_given_back(self) -> None:
+        """Give back on their own the slots no ACQUIRE has taken back (if Redis does not
+        answer, the next ACQUIRE takes them; else each hold expires by itself,
+        DOWNLOAD_TIMEOUT + HOLD_MARGIN after it was taken)."""
+        given_back, self.given_back = self.given_back, []
+        if given_back:
+            pipeline = self.server.pipeline(transaction=False)
+            for holders, token in given_back:
+                pipeline.zrem(holders, token)
+            if self.outage.call(pipeline.execute) is FAILED:
+                self.given_back[:0] = given_back  # for the next ACQUIRE, once Redis answers
 
     def _back_off(self, request: Request) -> None:
         delay = self._delay(request)
@@ -112,6 +141,9 @@ class HostSlotMiddleware:
     def engine_stopped(self) -> None:
         if self.heart.running:
             self.heart.stop()
+        if self.give_back_call is not None and self.give_back_call.active():
+            self.give_back_call.cancel()
+        self._send_given_back()
         self.outage.call(self.server.delete, self.alive)  # unanswered: it expires anyway
 
     def _beat(self) -> None:
