@@ -276,25 +276,28 @@ def joined_scheduler(server, prefix: str, away: set[str]) -> FrontierScheduler:
 
 
 def test_requests_are_pushed_in_batches_and_repeats_are_still_filtered(frontier):
-    """Every process seeds every start request, one Redis round trip each: on 2 cores ~7 % of
-    a 2-process crawl's reactor thread. They go PUSH_BATCH at a time, the rest before the
-    next pop; the run's duplicate filter still drops a repeat, and counts it."""
+    """A round trip a request pushed was ~7 % of a 2-process crawl's reactor thread (every
+    process seeds every start request). They go PUSH_BATCH at a time, the rest with the next
+    pop, in its round trip; the run's duplicate filter still drops a repeat, and counts it."""
     from scrapy import Request
 
     from crawler.frontier.scheduler import PREFETCH, PUSH_BATCH
 
     server, prefix = frontier
     scheduler = joined_scheduler(server, prefix, away=set())
-    sent = []
-    push_many = scheduler.run.push_many
-    scheduler.run.push_many = lambda pushes: sent.append(len(pushes)) or push_many(pushes)
+    round_trips = []
+    push_many, exchange = scheduler.run.push_many, scheduler.run.exchange
+    scheduler.run.push_many = lambda pushes: round_trips.append(("push", len(pushes))) or push_many(pushes)
+    scheduler.run.exchange = lambda count, done, pushes: (round_trips.append(("push and pop", len(pushes)))
+                                                          or exchange(count, done, pushes))
     requests = [Request(f"https://znews.vn/a-{n}.html") for n in range(2 * PUSH_BATCH + 20)]
     for request in [*requests, Request(requests[0].url)]:
         assert scheduler.enqueue_request(request)
-    assert sent == [PUSH_BATCH, PUSH_BATCH] and scheduler.run.queued() == 2 * PUSH_BATCH
-    first = scheduler.next_request()  # sends the rest, then pops
-    assert sent == [PUSH_BATCH, PUSH_BATCH, 21] and first is not None
+    assert round_trips == [("push", PUSH_BATCH)] * 2 and scheduler.run.queued() == 2 * PUSH_BATCH
+    assert scheduler.next_request() is not None
+    assert round_trips == [("push", PUSH_BATCH)] * 2 + [("push and pop", 21)]
     assert scheduler.run.queued() == len(requests) - PREFETCH  # and the pop leased PREFETCH of them
+    assert scheduler.queued == len(requests) - PREFETCH  # what it believes is queued, without asking
     stats = scheduler.stats.get_stats()
     assert stats["scheduler/enqueued/redis"] == len(requests) and stats["frontier/filtered"] == 1
 
@@ -302,7 +305,8 @@ def test_requests_are_pushed_in_batches_and_repeats_are_still_filtered(frontier)
 def test_a_lease_outlives_what_its_page_found_until_that_is_queued(frontier):
     """A page's lease ends (the engine is done with it) only once the requests its page found
     are in Redis: a process killed in between would otherwise lose them. While Redis takes
-    no push, the lease is kept; once it does, the found request is queued first."""
+    no push, the lease is kept; once it does, the found request is queued first, alone or in
+    the round trip of the next pop."""
     from scrapy import Request
 
     server, prefix = frontier
@@ -314,7 +318,7 @@ def test_a_lease_outlives_what_its_page_found_until_that_is_queued(frontier):
     assert page is not None and server.zcard(leases) == 1
     scheduler.enqueue_request(Request("https://znews.vn/cited-original.html"))  # found on the page
     # the engine is done with the page (not in its in-progress set), and Redis takes no push
-    away.add("push_many")
+    away.update({"push_many", "exchange"})
     scheduler._release_finished()
     assert server.zcard(leases) == 1 and scheduler.done == [] and len(scheduler.unsent) == 1
     assert scheduler.next_request() is None and server.zcard(leases) == 1
@@ -323,6 +327,13 @@ def test_a_lease_outlives_what_its_page_found_until_that_is_queued(frontier):
     assert server.zcard(leases) == 0 and scheduler.unsent == []
     [entry] = server.zrange(scheduler.run.key("queue"), 0, -1)
     assert b"cited-original" in entry
+    # with the next pop: pushed, then the page's lease released, then popped, in one round trip
+    assert scheduler.next_request().url.endswith("/cited-original.html")
+    scheduler.enqueue_request(Request("https://znews.vn/cited-by-the-original.html"))  # found on it
+    following = scheduler.next_request()  # the engine is done with the cited original
+    assert following.url.endswith("/cited-by-the-original.html") and scheduler.unsent == []
+    [lease] = server.zrange(leases, 0, -1)
+    assert b"cited-by-the-original" in lease
 
 
 def test_a_host_slot_held_by_a_dead_process_is_freed_when_wanted(frontier):

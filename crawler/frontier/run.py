@@ -82,6 +82,15 @@ def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+Push = tuple[str, int, bytes, bool]  # a request to queue: fingerprint, priority, entry, filtered
+
+
+def push_args(pushes: list[Push]) -> list:
+    """The pushes as the scripts' arguments, in fours (scripts._PUSH)."""
+    return [arg for fingerprint, priority, entry, filtered in pushes for arg in (fingerprint, -priority, entry,
+                                                                                 int(filtered))]
+
+
 @dataclass
 class Run:
     server: redis.Redis
@@ -108,19 +117,25 @@ class Run:
         """Queue an entry unless ``filtered`` and its fingerprint was seen in this run."""
         return self.push_many([(fingerprint, priority, entry, filtered)])[0]
 
-    def push_many(self, pushes: list[tuple[str, int, bytes, bool]]) -> list[bool]:
+    def push_many(self, pushes: list[Push]) -> list[bool]:
         """push() each (fingerprint, priority, entry, filtered), in order, in one round trip."""
-        args = [arg for fingerprint, priority, entry, filtered in pushes
-                for arg in (fingerprint, -priority, entry, int(filtered))]
-        return [bool(flag) for flag in self._scripts["PUSH"](keys=[self.key("queue"), self.key("seen")], args=args)]
+        return [bool(flag) for flag in self._scripts["PUSH"](keys=[self.key("queue"), self.key("seen")],
+                                                             args=push_args(pushes))]
 
     def take(self, count: int, done: list[bytes] = ()) -> tuple[list[bytes], int]:
         """Release the ``done`` entries, then up to ``count`` first queued entries, leased to
         this process until released; and how many entries the queue still holds."""
-        left, taken = self._scripts["POP"](
+        taken, left, _ = self.exchange(count, done, [])
+        return taken, left
+
+    def exchange(self, count: int, done: list[bytes], pushes: list[Push]) -> tuple[list[bytes], int, list[bool]]:
+        """take(), in the same round trip queueing ``pushes`` first (as push_many(), whose
+        flags come third): what a page found is queued before its lease is released."""
+        left, taken, queued = self._scripts["POP"](
             keys=[self.key("queue"), self.key(f"leases:{self.process}"), self.key("members"),
-                  self.key(f"alive:{self.process}")], args=[self.process, self.ttl_ms, count, *done])
-        return list(taken), int(left)
+                  self.key(f"alive:{self.process}"), self.key("seen")],
+            args=[self.process, self.ttl_ms, count, len(done), *done, *push_args(pushes)])
+        return list(taken), int(left), [bool(flag) for flag in queued]
 
     def pop(self) -> bytes | None:
         """The first queued entry, leased to this process until release()."""

@@ -39,11 +39,12 @@ RELEASE_EVERY = 0.25  # seconds: how long a stored page's lease may outlive it (
 # the frontier ~25 % slower than without). Requests leased per pop, so most pops cost none;
 # few enough that another process is never kept waiting for them.
 PREFETCH = 4
-# Requests pushed per round trip: a process sends what it finds in batches, before its next pop
-# or release (so a lease never ends before what its page found is queued), at the latest every
-# RELEASE_EVERY s, or once this many are waiting. Every process seeds every start request, and
-# on 2 cores a push waits for Redis's turn on a CPU: one push a start request was ~7 % of a
-# 2-process crawl's reactor thread, ~2 % of one process's.
+# Requests pushed per round trip at most. A process sends what it finds with its next pop, in
+# the same round trip and before its releases (a lease never ends before what its page found
+# is queued), or alone at the latest every RELEASE_EVERY s, or once this many are waiting.
+# Scrapy hands a start request over only when a download slot is free, so most pages cost a
+# push and a pop: one round trip, not two (every process seeds every start request, and a round
+# trip to another host's Redis stops the reactor for the network's latency).
 PUSH_BATCH = 64
 # How long the queue's length a pop returned is taken at its word before Redis is asked again:
 # the engine asks for a request, or whether any are pending, after every response, and a queue
@@ -125,15 +126,19 @@ class FrontierScheduler(Scheduler):
         if not self.run or not self.run.gen:
             return None
         if not self.prefetched:
-            self._send_unsent()
-            if self.outage.down or self.unsent or (self._recently_heard() and not self.queued):
+            if self.outage.down or (self._recently_heard() and not self.queued and not self.unsent):
                 return None
+            if len(self.unsent) > PUSH_BATCH:  # kept while Redis was away
+                self._send_unsent()
+                if self.unsent:
+                    return None
             self._collect_done()
-            answer = self.outage.call(self.run.take, PREFETCH, self.done)
+            answer = self.outage.call(self.run.exchange, PREFETCH, self.done, [push for _, push in self.unsent])
             if answer is FAILED:
                 return None
-            self.done = []
-            taken, self.queued = answer
+            taken, left, queued = answer
+            self._sent(len(self.unsent), queued)
+            self.done, self.queued = [], left
             self.queued_at = time.monotonic()
             self.prefetched.extend(taken)
             if not taken:
@@ -209,6 +214,9 @@ class FrontierScheduler(Scheduler):
         reactor.callLater(delay, wake)
 
     def _release_finished(self) -> None:
+        self._send_unsent()
+        if self.unsent:
+            return  # a lease outlives what its page found until that is queued
         self._collect_done()
         if self.done and self.outage.call(self.run.release, self.done) is not FAILED:
             self.done = []
@@ -218,12 +226,8 @@ class FrontierScheduler(Scheduler):
         no longer in its in-progress set, which it leaves only once the response is scraped and
         its items have left the pipelines (stored), or the redirect or retry it became is queued
         (Scrapy 2.19 offers no signal for that moment; ``_slot.inprogress`` is the engine's own
-        record). They stay in ``done`` until Redis has taken their release. Only once what this
-        process found is sent: a request leaves the engine after what its page found is in
-        ``unsent``, and its lease must outlive them there."""
-        self._send_unsent()
-        if self.unsent:
-            return
+        record). They stay in ``done`` until Redis has taken their release, which must not come
+        before the pushes of what their pages found: those are in ``unsent`` by then."""
         inprogress = self.crawler.engine._slot.inprogress
         self.done.extend(self.held.pop(request) for request in [r for r in self.held if r not in inprogress])
 
@@ -234,14 +238,18 @@ class FrontierScheduler(Scheduler):
             queued = self.outage.call(self.run.push_many, [push for _, push in batch])
             if queued is FAILED:
                 return
-            del self.unsent[:len(batch)]
-            for (request, _), pushed in zip(batch, queued):
-                if pushed:
-                    self.queued += 1
-                    self.stats.inc_value("scheduler/enqueued/redis")
-                else:
-                    self.df.log(request, self.spider)
-                    self.stats.inc_value("frontier/filtered")
+            self._sent(len(batch), queued)
+
+    def _sent(self, count: int, queued: list[bool]) -> None:
+        """The first ``count`` unsent requests are in Redis: queued, or repeats (``queued``)."""
+        for (request, _), pushed in zip(self.unsent[:count], queued):
+            if pushed:
+                self.queued += 1
+                self.stats.inc_value("scheduler/enqueued/redis")
+            else:
+                self.df.log(request, self.spider)
+                self.stats.inc_value("frontier/filtered")
+        del self.unsent[:count]
 
     def _tick(self) -> None:
         was_waiting = self.outage.down or bool(self.unsent)

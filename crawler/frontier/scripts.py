@@ -69,27 +69,39 @@ redis.call('SET', g .. ':alive:' .. proc, '1', 'PX', ttl)
 return gen
 """
 
-# KEYS = queue, seen; ARGV = one or more (fingerprint, score, entry, filter 1/0) in turn.
-# Returns one flag a request: 1 queued, 0 a repeat.
-PUSH = """
-local queued = {}
-for i = 1, #ARGV, 4 do
-  if ARGV[i + 3] == '1' and redis.call('SADD', KEYS[2], ARGV[i]) == 0 then
-    queued[#queued + 1] = 0
-  else
-    redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i + 2])
-    queued[#queued + 1] = 1
+# Shared by PUSH and POP: queue requests, args[from...] in fours (fingerprint, score, entry,
+# filter 1/0), each unless filtered and its fingerprint was seen in this run. One flag a
+# request: 1 queued, 0 a repeat.
+_PUSH = """
+local function push(queue, seen, args, from)
+  local queued = {}
+  for i = from, #args, 4 do
+    if args[i + 3] == '1' and redis.call('SADD', seen, args[i]) == 0 then
+      queued[#queued + 1] = 0
+    else
+      redis.call('ZADD', queue, args[i + 1], args[i + 2])
+      queued[#queued + 1] = 1
+    end
   end
+  return queued
 end
-return queued
 """
 
-# KEYS = queue, my leases, members, my heartbeat; ARGV = process, alive ms, count, then the
-# entries I am done with. Releases those, then leases me up to ``count`` first entries (a pop
-# is a heartbeat too); returns {entries left in the queue, the entries taken}: one round trip
-# where a release, a pop and a queue length were three.
-POP = """
-for i = 4, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
+# KEYS = queue, seen; ARGV = one or more requests to queue, in fours. Returns their flags.
+PUSH = _PUSH + """
+return push(KEYS[1], KEYS[2], ARGV, 1)
+"""
+
+# KEYS = queue, my leases, members, my heartbeat, seen; ARGV = process, alive ms, count, n,
+# the n entries I am done with, then requests to queue in fours (as PUSH). Queues those (what
+# the done entries' pages found goes in before their leases end), releases the done entries,
+# then leases me up to ``count`` first entries (a pop is a heartbeat too); returns {entries
+# left in the queue, the entries taken, the pushes' flags}: one round trip where a push, a
+# release, a pop and a queue length were four.
+POP = _PUSH + """
+local n = tonumber(ARGV[4])
+local queued = push(KEYS[1], KEYS[5], ARGV, 5 + n)
+for i = 5, 4 + n do redis.call('ZREM', KEYS[2], ARGV[i]) end
 local e = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[3]))
 local taken = {}
 for i = 1, #e, 2 do
@@ -100,7 +112,7 @@ if #taken > 0 then
   redis.call('HSET', KEYS[3], ARGV[1], 'busy')
   redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
 end
-return {redis.call('ZCARD', KEYS[1]), taken}
+return {redis.call('ZCARD', KEYS[1]), taken, queued}
 """
 
 # KEYS = queue, my leases. Put my leases back (a process that stops before it is done).
