@@ -252,15 +252,15 @@ class FrontierScheduler(Scheduler):
         del self.unsent[:count]
 
     def _tick(self) -> None:
-        was_waiting = self.outage.down or bool(self.unsent)
+        was_down = self.outage.down
         self.outage.probe(self.server.ping)
         if self.outage.down:
             return
-        if was_waiting:  # first the heartbeat, before another member takes this one's leases for a dead one's
+        if was_down:  # first the heartbeat, before another member takes this one's leases for a dead one's
             self.last_beat = float("-inf")
         if time.monotonic() - self.last_beat > self.ttl / 3 and self.outage.call(self.run.heartbeat) is not FAILED:
             self.last_beat = time.monotonic()
-        self._send_unsent()
-        self._release_finished()
-        if was_waiting and not self.outage.down:
-            self._wake(0)  # Redis answers again: ask it for requests now, not at the engine's next heartbeat
+        had_unsent = bool(self.unsent)
+        self._release_finished()  # sends the unsent first
+        if (was_down or had_unsent) and not self.outage.down:
+            self._wake(0)  # requests queued, or Redis answers again: ask for them now, not at the engine's next heartbeat
