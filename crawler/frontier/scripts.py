@@ -188,13 +188,16 @@ for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 3]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-for _, holder in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if redis.call('EXISTS', ARGV[6] .. string.match(holder, '^(.*)|')) == 0 then redis.call('ZREM', KEYS[1], holder) end
-end
 local delay = tonumber(ARGV[3])
 local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
 if delay > floor then redis.call('SET', KEYS[3], delay, 'PX', ARGV[5]) else delay = floor end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 20 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  -- every slot taken: only now ask whether each holder's process is alive (a lookup a holder)
+  for _, holder in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    if redis.call('EXISTS', ARGV[6] .. string.match(holder, '^(.*)|')) == 0 then redis.call('ZREM', KEYS[1], holder) end
+  end
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 20 end
+end
 local ready = tonumber(redis.call('GET', KEYS[2]) or '0')
 if now < ready then return ready - now end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
