@@ -35,8 +35,8 @@ HOLD_MARGIN = 30  # seconds past DOWNLOAD_TIMEOUT before a dead process's slot f
 FLOOR_TTL = 60  # seconds a host's delay floor outlives the last process that wanted it
 MAX_POLL = 1.0  # seconds between two tries for a busy host
 # A slot given back rides on this process's next ACQUIRE (one round trip a request, not two:
-# on 2 cores a round trip waits for Redis's turn on a CPU), or goes on its own this long after
-# its response came back, whichever is first. A slot held that much longer delays no other
+# each stops the reactor, for the network's latency when Redis is on another host), or goes on
+# its own this long after its response came back, whichever is first. A slot held that much longer delays no other
 # request more than that: a site's delay counts from when its previous request started.
 GIVE_BACK_WITHIN = 0.05
 
