@@ -12,7 +12,8 @@ A first row crawls with one process and no frontier, the baseline. pages/s is N 
 wall time from the start of the processes to the last exit (process start included), and
 each row's ratio is to one process on the frontier (target: 2 processes >= 1.6x on 2 cores);
 CPU ms per page (every process of the crawls, rusage) shows the frontier's own cost
-whatever else the machine runs.
+whatever else the machine runs; beside it, the CPU the mirror (this process) and the Redis
+server spent a page, which takes the same two cores from the crawls.
 Also checks what the test checks: every page requested once. Writes bench/out/scale.json;
 exit status 0 whatever the figures.
 
@@ -30,6 +31,7 @@ import argparse
 import collections
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -79,6 +81,7 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
     prefix = f"bench-scale-{uuid.uuid4().hex[:8]}"
     if frontier:
         command += ["-s", f"FRONTIER_URL={frontier}", "-s", f"FRONTIER_PREFIX={prefix}"]
+    redis_before, mirror_before = redis_cpu(args.redis), own_cpu()
     started = time.perf_counter()
     running = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=(logs / f"scale-{processes}-{n}.log").open("w")) for n in range(processes)]
@@ -88,14 +91,33 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
         process.returncode = os.waitstatus_to_exitcode(status)
         statuses.append(process.returncode)
         cpu += usage.ru_utime + usage.ru_stime
+    seconds = time.perf_counter() - started
+    side = {"mirror_cpu_seconds": own_cpu() - mirror_before, "redis_cpu_seconds": redis_cpu(args.redis) - redis_before}
     if frontier:  # the finished run's record and the hosts' delays
         import redis
 
         server = redis.Redis.from_url(frontier)
         for key in server.scan_iter(match=f"{prefix}:*"):
             server.delete(key)
-    return {"processes": processes, "frontier": bool(frontier), "seconds": time.perf_counter() - started,
-            "statuses": statuses, "cpu_seconds": cpu}
+    return {"processes": processes, "frontier": bool(frontier), "seconds": seconds, "statuses": statuses,
+            "cpu_seconds": cpu, **side}
+
+
+def own_cpu() -> float:
+    """CPU seconds of this process so far: the mirror's threads, as the crawls wait in wait4."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def redis_cpu(url: str) -> float:
+    """CPU seconds the Redis server has used (its INFO), 0.0 where none answers."""
+    import redis
+
+    try:
+        info = redis.Redis.from_url(url, socket_timeout=2).info("cpu")
+    except redis.RedisError:
+        return 0.0
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 def floor_row(processes: int, work: Path, server: MirrorServer, urls: list[str], logs: Path,
@@ -186,8 +208,9 @@ def print_row(result: dict, rows: list[dict], pages: int) -> None:
         f"  ({result['pages']} of {pages} pages fetched, {result['twice']} twice)"
     status = "" if set(result["statuses"]) == {0} else f"  exit statuses {result['statuses']}"
     cpu = result["cpu_seconds"] * 1000 / pages
-    print(f"{what:28}{result['seconds']:>9.1f} s{rate:>9.1f} pages/s{ratio:>8}{cpu:>9.1f} ms CPU/page{check}{status}",
-          flush=True)
+    side = (result["mirror_cpu_seconds"] + result["redis_cpu_seconds"]) * 1000 / pages
+    print(f"{what:28}{result['seconds']:>9.1f} s{rate:>9.1f} pages/s{ratio:>8}{cpu:>9.1f} ms CPU/page"
+          f"{side:>6.1f} ms mirror+Redis{check}{status}", flush=True)
 
 
 def print_floor(result: dict, floors: list[dict], pages: int) -> None:
