@@ -199,6 +199,9 @@ EXTENSIONS_BASE = {name: order for name, order in default_settings.EXTENSIONS_BA
                    if name != "scrapy.extensions.remote_control.RemoteControl"}
 
 SPIDER_MIDDLEWARES = {
+    # with FRONTIER_URL, outermost: a process that does not seed its run reads no start request
+    # (not even their validators, looked up by the next one)
+    "crawler.frontier.seeding.SeedOnceMiddleware": 10,
     # near the engine: only requests that passed the depth/length filters are looked up
     "crawler.middlewares.conditional.PrefetchValidatorsMiddleware": 30,
 }

@@ -5,6 +5,7 @@ key prefix, deleted after it; without a Redis on 127.0.0.1:6379 the tests are sk
 from __future__ import annotations
 
 import asyncio
+import collections
 import signal
 import sqlite3
 import subprocess
@@ -76,6 +77,8 @@ def test_three_processes_fetch_every_page_once(tmp_path, frontier):
     assert_archived_once(archive, urls)
     # the work was shared: every process joined the one run, and more than one fetched pages
     assert all("joined " in log for log in logs)
+    # one process seeded the run: the others read none of their start requests
+    assert sum(" seeded " in log for log in logs) == 1, [log[-2000:] for log in logs]
     fetched = rows(archive, "SELECT crawl_run_id, count(*) FROM fetches WHERE outcome = 'new' GROUP BY 1")
     assert len(fetched) >= 2, fetched
     assert sum(n for _, n in fetched) == len(urls)
@@ -276,9 +279,9 @@ def joined_scheduler(server, prefix: str, away: set[str]) -> FrontierScheduler:
 
 
 def test_requests_are_pushed_in_batches_and_repeats_are_still_filtered(frontier):
-    """A round trip a request pushed was ~7 % of a 2-process crawl's reactor thread (every
-    process seeds every start request). They go PUSH_BATCH at a time, the rest with the next
-    pop, in its round trip; the run's duplicate filter still drops a repeat, and counts it."""
+    """A round trip a request pushed was ~7 % of a 2-process crawl's reactor thread (when
+    every process seeded every start request). They go PUSH_BATCH at a time, the rest with the
+    next pop, in its round trip; the run's duplicate filter still drops a repeat, and counts it."""
     from scrapy import Request
 
     from crawler.frontier.scheduler import PREFETCH, PUSH_BATCH
@@ -334,6 +337,84 @@ def test_a_lease_outlives_what_its_page_found_until_that_is_queued(frontier):
     assert following.url.endswith("/cited-by-the-original.html") and scheduler.unsent == []
     [lease] = server.zrange(leases, 0, -1)
     assert b"cited-by-the-original" in lease
+
+
+def seeding_with(scheduler: FrontierScheduler):  # noqa: ANN201
+    """The SeedOnceMiddleware of ``scheduler``'s process: its engine's crawl() enqueues."""
+    from crawler.frontier.seeding import SeedOnceMiddleware
+
+    scheduler.crawler.engine._slot.scheduler = scheduler
+    scheduler.crawler.engine.crawl = scheduler.enqueue_request
+    return SeedOnceMiddleware(scheduler.crawler)
+
+
+def test_one_process_seeds_a_run_and_another_takes_over_from_a_dead_seeder(frontier):
+    """Each process read, serialised and pushed every start request, for the duplicate filter
+    to drop the repeats (~5 % of a second process's time). Now the first to ask seeds, as fast
+    as Redis takes them; the others read none while it lives; if it dies before it is done,
+    the next one to look seeds again, and the run's duplicate filter drops what the dead one
+    had queued: no start request is lost, none is queued twice."""
+    from scrapy import Request
+
+    from crawler.frontier.scheduler import PUSH_BATCH
+    from crawler.frontier.seeding import SEED_POLL
+
+    server, prefix = frontier
+    first, second = joined_scheduler(server, prefix, set()), joined_scheduler(server, prefix, set())
+    assert first.run.gen == second.run.gen
+    urls = [f"https://znews.vn/start-{n}.html" for n in range(150)]
+    read: collections.Counter[str] = collections.Counter()
+    hang = asyncio.Event()
+
+    async def start(name: str, stop_after: int | None = None):  # noqa: ANN202
+        for n, url in enumerate(urls):
+            if n == stop_after:
+                await hang.wait()  # the first process stops here: killed mid-seeding
+            read[name] += 1
+            yield Request(url)
+
+    async def drained(middleware, name: str, stop_after: int | None = None) -> list:
+        return [item async for item in middleware.process_start(start(name, stop_after))]
+
+    async def scenario() -> None:
+        dying = asyncio.ensure_future(drained(seeding_with(first), "first", stop_after=70))
+        await asyncio.sleep(0.2)
+        assert read["first"] == 70 and not dying.done()
+        waiting = asyncio.ensure_future(drained(seeding_with(second), "second"))
+        await asyncio.sleep(3 * SEED_POLL)
+        assert read["second"] == 0 and not waiting.done()  # a live process seeds: the second waits
+        server.delete(first.run.key(f"alive:{first.run.process}"))  # the first's heartbeat stops
+        assert await asyncio.wait_for(waiting, 10) == []  # every start request went to Redis, none to the engine
+        dying.cancel()
+
+    asyncio.run(scenario())
+    assert read["second"] == len(urls)
+    assert server.zcard(second.run.key("queue")) == len(urls) and second.unsent == []
+    stats = second.stats.get_stats()  # the dead seeder's first batch was queued: repeats now
+    assert stats["frontier/filtered"] == PUSH_BATCH and stats["scheduler/enqueued/redis"] == len(urls) - PUSH_BATCH
+    assert first.run.seeding() == "done"
+    # a process joining now reads no start request at all
+    third = joined_scheduler(server, prefix, set())
+    assert asyncio.run(drained(seeding_with(third), "third")) == [] and "third" not in read
+
+
+def test_a_worker_reads_no_start_request(frontier):
+    server, prefix = frontier
+    seeder = joined_scheduler(server, prefix, set())  # a live run for the worker to join
+    worker = joined_scheduler(server, prefix, set())
+    worker.seed = False
+    read = []
+
+    async def start():  # noqa: ANN202
+        from scrapy import Request
+
+        read.append(1)
+        yield Request("https://znews.vn/start.html")
+
+    async def drained() -> list:
+        return [item async for item in seeding_with(worker).process_start(start())]
+
+    assert asyncio.run(drained()) == [] and read == [] and seeder.run.seeding() == "mine"
 
 
 def test_a_host_slot_held_by_a_dead_process_is_freed_when_wanted(frontier):

@@ -101,7 +101,7 @@ class Run:
 
     def __post_init__(self) -> None:
         self._scripts = {name: self.server.register_script(getattr(scripts, name))
-                         for name in ("JOIN", "PUSH", "POP", "IDLE", "LEAVE")}
+                         for name in ("JOIN", "PUSH", "POP", "SEED", "IDLE", "LEAVE")}
 
     def key(self, name: str) -> str:
         return f"{self.base}:{self.gen}:{name}"
@@ -141,6 +141,12 @@ class Run:
         """The first queued entry, leased to this process until release()."""
         taken, _ = self.take(1)
         return taken[0] if taken else None
+
+    def seeding(self, finished: bool = False) -> str:
+        """Whether this process seeds the run: 'mine', 'other' (a live process does) or 'done'
+        (scripts.SEED); ``finished``: it has pushed every start request."""
+        return self._scripts["SEED"](keys=[self.key("seeder")],
+                                     args=[self.process, self.key("alive:"), int(finished)]).decode()
 
     def release(self, entries: list[bytes]) -> None:
         if entries:

@@ -6,9 +6,9 @@ unless cleared, and the first process to finish clears it under the others. Here
 request is leased to the process (``B:G:leases:<process>``) until the engine is done with it —
 its response scraped and its items stored, or the redirect or retry it became queued —
 and a process whose heartbeat stops for FRONTIER_LEASE_TTL seconds has its leases queued
-again for the others (or for the next run). Every process seeds the start requests; the
-run's duplicate filter drops the repeats. A process stays open while the run has work
-anywhere, so none closes under the others, and the last one clears the run.
+again for the others (or for the next run). One process seeds the start requests
+(seeding.py). A process stays open while the run has work anywhere, so none closes under the
+others, and the last one clears the run.
 """
 
 from __future__ import annotations
@@ -42,9 +42,7 @@ PREFETCH = 4
 # Requests pushed per round trip at most. A process sends what it finds with its next pop, in
 # the same round trip and before its releases (a lease never ends before what its page found
 # is queued), or alone at the latest every RELEASE_EVERY s, or once this many are waiting.
-# Scrapy hands a start request over only when a download slot is free, so most pages cost a
-# push and a pop: one round trip, not two (every process seeds every start request, and a round
-# trip to another host's Redis stops the reactor for the network's latency).
+# (A round trip to another host's Redis stops the reactor for the network's latency.)
 PUSH_BATCH = 64
 # How long the queue's length a pop returned is taken at its word before Redis is asked again:
 # the engine asks for a request, or whether any are pending, after every response, and a queue
@@ -110,6 +108,20 @@ class FrontierScheduler(Scheduler):
                 return
             logger.info("frontier: %s left %s generation %d (%s, %d held requests handed back)",
                         self.run.process, self.run.base, self.run.gen, outcome, len(self.held) + len(self.prefetched))
+
+    def seeds(self) -> bool:
+        """Whether this process may seed its run: joined to one, and not a worker."""
+        return bool(self.run and self.run.gen and self.seed)
+
+    def claim_seeding(self) -> Any:
+        """'mine', 'other' or 'done' (Run.seeding), FAILED while Redis does not answer."""
+        return self.outage.call(self.run.seeding)
+
+    def finish_seeding(self) -> bool:
+        """Every start request read: push what is unsent, then record the run seeded; False
+        while Redis does not answer (the run is not seeded before all of them are queued)."""
+        self._send_unsent()
+        return not self.unsent and self.outage.call(self.run.seeding, True) is not FAILED
 
     def enqueue_request(self, request: Request) -> bool:
         if not self.run or not self.run.gen or (not self.seed and request.meta.get("is_start_request")):

@@ -5,7 +5,8 @@ Keys of a run (``B`` = ``<FRONTIER_PREFIX>:<spider>:<digest of the arguments>``)
 ``B`` hash (gen, state, spider, args), and per generation G: ``B:G:queue`` (sorted set,
 score -priority), ``B:G:seen`` (fingerprints), ``B:G:members`` (process -> busy|idle),
 ``B:G:alive:<process>`` (heartbeat, expires), ``B:G:leases:<process>`` (sorted set of the
-requests the process holds). A queue entry is the request's 40-hex fingerprint then its
+requests the process holds), ``B:G:seeder`` (the process pushing the start requests, then
+``done``). A queue entry is the request's 40-hex fingerprint then its
 serialized form, so a queue can be carried into the next run through its duplicate filter.
 """
 
@@ -30,7 +31,7 @@ local function live(g)
   return false
 end
 local function drop(g)
-  local keys = {g .. ':queue', g .. ':seen', g .. ':members'}
+  local keys = {g .. ':queue', g .. ':seen', g .. ':members', g .. ':seeder'}
   for _, m in ipairs(redis.call('HKEYS', g .. ':members')) do
     table.insert(keys, g .. ':leases:' .. m)
     table.insert(keys, g .. ':alive:' .. m)
@@ -113,6 +114,21 @@ if #taken > 0 then
   redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
 end
 return {redis.call('ZCARD', KEYS[1]), taken, queued}
+"""
+
+# KEYS[1] = B:G:seeder; ARGV = process, its heartbeat keys' prefix (B:G:alive:), 1 when it has
+# pushed every start request. 'mine': this process seeds the run (no one did, or its seeder's
+# heartbeat stopped before it was done); 'other': a live process seeds it; 'done': it is seeded.
+SEED = """
+local holder = redis.call('GET', KEYS[1])
+if holder == 'done' then return 'done' end
+if ARGV[3] == '1' then
+  redis.call('SET', KEYS[1], 'done')
+  return 'done'
+end
+if holder and holder ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. holder) == 1 then return 'other' end
+redis.call('SET', KEYS[1], ARGV[1])
+return 'mine'
 """
 
 # KEYS = queue, my leases. Put my leases back (a process that stops before it is done).
