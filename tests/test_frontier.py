@@ -398,6 +398,25 @@ def test_one_process_seeds_a_run_and_another_takes_over_from_a_dead_seeder(front
     assert asyncio.run(drained(seeding_with(third), "third")) == [] and "third" not in read
 
 
+def test_a_seeder_whose_start_requests_raise_lets_the_next_process_seed(frontier):
+    """Else the others would wait for it to finish seeding, and it for them to finish the run."""
+    from scrapy import Request
+
+    server, prefix = frontier
+    first, second = joined_scheduler(server, prefix, set()), joined_scheduler(server, prefix, set())
+
+    async def broken():  # noqa: ANN202
+        yield Request("https://znews.vn/start-1.html")
+        raise ValueError("a seed file that does not parse")
+
+    async def drained() -> list:
+        return [item async for item in seeding_with(first).process_start(broken())]
+
+    with pytest.raises(ValueError, match="does not parse"):
+        asyncio.run(drained())
+    assert second.run.seeding() == "mine"
+
+
 def test_a_worker_reads_no_start_request(frontier):
     server, prefix = frontier
     seeder = joined_scheduler(server, prefix, set())  # a live run for the worker to join

@@ -142,11 +142,11 @@ class Run:
         taken, _ = self.take(1)
         return taken[0] if taken else None
 
-    def seeding(self, finished: bool = False) -> str:
+    def seeding(self, step: str = "claim") -> str:
         """Whether this process seeds the run: 'mine', 'other' (a live process does) or 'done'
-        (scripts.SEED); ``finished``: it has pushed every start request."""
-        return self._scripts["SEED"](keys=[self.key("seeder")],
-                                     args=[self.process, self.key("alive:"), int(finished)]).decode()
+        (scripts.SEED). ``step`` 'done': it has pushed every start request; 'drop': it stops
+        seeding before that (another process may take over)."""
+        return self._scripts["SEED"](keys=[self.key("seeder")], args=[self.process, self.key("alive:"), step]).decode()
 
     def release(self, entries: list[bytes]) -> None:
         if entries:

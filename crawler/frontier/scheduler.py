@@ -121,7 +121,12 @@ class FrontierScheduler(Scheduler):
         """Every start request read: push what is unsent, then record the run seeded; False
         while Redis does not answer (the run is not seeded before all of them are queued)."""
         self._send_unsent()
-        return not self.unsent and self.outage.call(self.run.seeding, True) is not FAILED
+        return not self.unsent and self.outage.call(self.run.seeding, "done") is not FAILED
+
+    def drop_seeding(self) -> None:
+        """This process stops seeding before the end (its start requests raised, or the crawl
+        stops): the next process to look seeds the run, rather than wait for this one."""
+        self.outage.call(self.run.seeding, "drop")
 
     def enqueue_request(self, request: Request) -> bool:
         if not self.run or not self.run.gen or (not self.seed and request.meta.get("is_start_request")):

@@ -116,15 +116,20 @@ end
 return {redis.call('ZCARD', KEYS[1]), taken, queued}
 """
 
-# KEYS[1] = B:G:seeder; ARGV = process, its heartbeat keys' prefix (B:G:alive:), 1 when it has
-# pushed every start request. 'mine': this process seeds the run (no one did, or its seeder's
-# heartbeat stopped before it was done); 'other': a live process seeds it; 'done': it is seeded.
+# KEYS[1] = B:G:seeder; ARGV = process, its heartbeat keys' prefix (B:G:alive:), and 'claim',
+# 'done' (it has pushed every start request) or 'drop' (it stops seeding before that). 'mine':
+# this process seeds the run (no one did, or its seeder stopped or died before it was done);
+# 'other': a live process seeds it; 'done': it is seeded.
 SEED = """
 local holder = redis.call('GET', KEYS[1])
 if holder == 'done' then return 'done' end
-if ARGV[3] == '1' then
+if ARGV[3] == 'done' then
   redis.call('SET', KEYS[1], 'done')
   return 'done'
+end
+if ARGV[3] == 'drop' then
+  if holder == ARGV[1] then redis.call('DEL', KEYS[1]) end
+  return 'other'
 end
 if holder and holder ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. holder) == 1 then return 'other' end
 redis.call('SET', KEYS[1], ARGV[1])

@@ -61,17 +61,23 @@ class SeedOnceMiddleware:
         run = scheduler.run
         logger.info("frontier: %s seeds %s generation %d", run.process, run.base, run.gen)
         read = 0
-        async for item in start:
-            if isinstance(item, Request):
-                self.crawler.engine.crawl(item)  # into the scheduler's next batch of pushes
-            else:
-                yield item
-            read += 1
-            if read % PUSH_BATCH == 0:
-                await asyncio.sleep(0)  # responses are served between two batches
-        while not scheduler.finish_seeding():
-            if scheduler.outage.given_up:
-                return
-            await asyncio.sleep(SEED_POLL)
+        try:
+            async for item in start:
+                if isinstance(item, Request):
+                    self.crawler.engine.crawl(item)  # into the scheduler's next batch of pushes
+                else:
+                    yield item
+                read += 1
+                if read % PUSH_BATCH == 0:
+                    await asyncio.sleep(0)  # responses are served between two batches
+            while not scheduler.finish_seeding():
+                if scheduler.outage.given_up:
+                    return
+                await asyncio.sleep(SEED_POLL)
+        except BaseException:
+            # the start requests raised (Scrapy logs it), or the crawl stops: the others must
+            # not wait for this process (they would, and it for them, while it lives)
+            scheduler.drop_seeding()
+            raise
         logger.info("frontier: %s seeded %s generation %d (%d start requests read)", run.process, run.base,
                     run.gen, read)
