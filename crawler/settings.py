@@ -65,7 +65,8 @@ FRONTIER_URL = ""
 FRONTIER_PREFIX = "news-archive"
 # Seconds a process's leased requests outlive its last heartbeat before others take them over.
 FRONTIER_LEASE_TTL = 30
-# Seed the start requests (False: a worker, which only helps with runs others started).
+# May seed the start requests: the first such process of a run does (frontier/seeding.py).
+# False: a worker, which only helps with runs others started.
 FRONTIER_SEED = True
 # Seconds the crawl waits for a frontier Redis that stopped answering before it stops (finish
 # reason frontier_lost, run failed; crawler/frontier/outage.py).

@@ -79,6 +79,7 @@ def test_three_processes_fetch_every_page_once(tmp_path, frontier):
     assert all("joined " in log for log in logs)
     # one process seeded the run: the others read none of their start requests
     assert sum(" seeded " in log for log in logs) == 1, [log[-2000:] for log in logs]
+    assert sum("reads no start request" in log for log in logs) == 2
     fetched = rows(archive, "SELECT crawl_run_id, count(*) FROM fetches WHERE outcome = 'new' GROUP BY 1")
     assert len(fetched) >= 2, fetched
     assert sum(n for _, n in fetched) == len(urls)

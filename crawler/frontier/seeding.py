@@ -54,11 +54,15 @@ class SeedOnceMiddleware:
             return
         if not scheduler.seeds():  # a worker drains what others seed
             return
+        run = scheduler.run
         while (state := scheduler.claim_seeding()) != "mine":
-            if state == "done" or scheduler.outage.given_up:
+            if state == "done":
+                logger.info("frontier: %s reads no start request: another process queued those of %s generation %d",
+                            run.process, run.base, run.gen)
+                return
+            if scheduler.outage.given_up:
                 return
             await asyncio.sleep(SEED_POLL)  # a live process seeds the run, or Redis is away
-        run = scheduler.run
         logger.info("frontier: %s seeds %s generation %d", run.process, run.base, run.gen)
         read = 0
         try:
