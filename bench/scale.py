@@ -64,7 +64,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run the frontier rows this many times, alternating, and judge the median of the "
                              "rounds' ratios (each round's 2 processes against its own 1: the machine's drift "
-                             "between rounds cancels; on a shared VM one round varies by +-10%%)")
+                             "between rounds cancels; every other round in the reverse order, so a drift "
+                             "within rounds favours neither; on a shared VM one round varies by +-10%%)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "scale.json")
     return parser.parse_args()
@@ -176,26 +177,44 @@ def main() -> None:
         sources = sources_file(work / "sources.toml", urls)
         wanted = {mirror_path(url) for url in urls}
         process_counts = [int(n) for n in args.processes.split(",")]
-        plan = [(0, 1, None)] + [(turn, n, args.redis) for turn in range(1, args.rounds + 1) for n in process_counts]
+        # every other round runs its rows in the reverse order (1, 2 then 2, 1): a VM that drifts
+        # faster or slower over minutes then favours neither row count
+        plan = [(0, [(1, None)])] + [(turn, [(n, args.redis) for n in in_turn(process_counts, turn)])
+                                     for turn in range(1, args.rounds + 1)]
         floors = []
         with MirrorServer(work / "web", etags=True) as server:
-            for turn, processes, frontier in plan:
-                name = f"{processes}-{'frontier' if frontier else 'alone'}-{turn}"
-                (work / name).mkdir()
-                before = len(server.httpd.requested)
-                result = row(processes, frontier, sources, server, fresh_archive(args, work, name), logs, args)
-                counts = collections.Counter(p for p in server.httpd.requested[before:] if p in wanted)
-                result.update(pages=len(counts), twice=sum(1 for n in counts.values() if n > 1), round=turn)
-                rows.append(result)
-                print_row(result, rows, args.pages)
-                # the round's floor, after its frontier rows
-                if frontier and processes == process_counts[-1] and {1, 2} <= set(process_counts):
-                    for n in (1, 2):
+            for turn, turn_rows in plan:
+                for processes, frontier in turn_rows:
+                    name = f"{processes}-{'frontier' if frontier else 'alone'}-{turn}"
+                    (work / name).mkdir()
+                    before = len(server.httpd.requested)
+                    result = row(processes, frontier, sources, server, fresh_archive(args, work, name), logs, args)
+                    counts = collections.Counter(p for p in server.httpd.requested[before:] if p in wanted)
+                    result.update(pages=len(counts), twice=sum(1 for n in counts.values() if n > 1), round=turn)
+                    rows.append(result)
+                    print_row(result, rows, args.pages)
+                if turn and {1, 2} <= set(process_counts):  # the round's floor, after its frontier rows
+                    for n in in_turn([1, 2], turn):
                         floors.append({**floor_row(n, work, server, urls, logs, args), "round": turn})
                         print_floor(floors[-1], floors, args.pages)
+                    print_round(turn, rows, [f for f in floors if floor_did_all(f, args.pages)])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report(rows, floors, args)
+
+
+def in_turn(counts: list[int], turn: int) -> list[int]:
+    """The rows of round ``turn`` in order: as given in odd rounds, reversed in even ones."""
+    return counts if turn % 2 else counts[::-1]
+
+
+def print_round(turn: int, rows: list[dict], floors: list[dict]) -> None:
+    """The round's 2 / 1 ratios, once both of its rows are in (in either order)."""
+    [ratio] = two_over_one([r for r in rows if r["frontier"] and r["round"] == turn], turn) or [None]
+    [floor] = two_over_one([f for f in floors if f["round"] == turn], turn) or [None]
+    if ratio is not None:
+        print(f"round {turn}: 2 processes / 1 process {ratio:.2f}x"
+              + (f", floor {floor:.2f}x" if floor is not None else ""), flush=True)
 
 
 def print_row(result: dict, rows: list[dict], pages: int) -> None:

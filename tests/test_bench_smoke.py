@@ -78,15 +78,18 @@ def test_migrated_indexes_are_the_models_indexes(tmp_path):
 
 
 def test_scale_prints_the_frontier_rows_and_their_floor(tmp_path):
-    """bench/scale.py at 20 pages: each frontier row fetched every page once, and the floor
-    (1 and 2 bare spiders, nothing stored) extracted every page; its ratio is printed."""
+    """bench/scale.py at 20 pages, 2 rounds: each frontier row fetched every page once, and the
+    floor (1 and 2 bare spiders, nothing stored) extracted every page; the second round runs its
+    rows in the reverse order; each round's ratios and their medians are printed."""
     redis_or_skip()
     out = tmp_path / "scale.json"
     stdout = bench("scale.py", "--processes", "1,2", "--extract-workers", "0", "--pages", "20", "--redis", REDIS_URL,
-                   "--out", str(out))
+                   "--rounds", "2", "--out", str(out))
     result = json.loads(out.read_text())
-    assert [(r["processes"], r["frontier"], r["pages"], r["twice"], r["statuses"]) for r in result["rows"]] == \
-        [(1, False, 20, 0, [0]), (1, True, 20, 0, [0]), (2, True, 20, 0, [0, 0])], stdout
-    assert [(f["processes"], f["extracted"], f["statuses"]) for f in result["floors"]] == \
-        [(1, 20, [0]), (2, 20, [0, 0])], stdout
+    assert [(r["round"], r["processes"], r["frontier"], r["pages"], r["twice"], r["statuses"])
+            for r in result["rows"]] == [(0, 1, False, 20, 0, [0]), (1, 1, True, 20, 0, [0]), (1, 2, True, 20, 0, [0, 0]),
+                                         (2, 2, True, 20, 0, [0, 0]), (2, 1, True, 20, 0, [0])], stdout
+    assert [(f["round"], f["processes"], f["extracted"], f["statuses"]) for f in result["floors"]] == \
+        [(1, 1, 20, [0]), (1, 2, 20, [0, 0]), (2, 2, 20, [0, 0]), (2, 1, 20, [0])], stdout
+    assert len(result["ratios_two"]) == 2 and "round 2: 2 processes / 1 process " in stdout, stdout
     assert result["floor_ratio_two"] > 0 and "floor, 2 bare spiders / 1" in stdout, stdout
