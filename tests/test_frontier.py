@@ -234,6 +234,23 @@ def test_runs_carry_over_what_a_dead_run_left(frontier):
     assert not nxt.push(f"{2:040d}", 0, b"x" * 40, True)  # the carried entry is in it
 
 
+def test_a_run_is_not_complete_before_its_join_window_ends(frontier):
+    """Processes started together do not start up together: at 20 pages one finished the run
+    before the other joined it, and the late one started the next run and fetched every page
+    again. A run whose work is done stays open for the rest of its join window, and a process
+    that comes in it joins the run, not the next."""
+    server, prefix = frontier
+    base = run_key(prefix, "sources", {})
+    first = Run(server, base, "first", ttl_ms=60_000, join_window_ms=600)
+    assert first.join(True, "sources", {}) == 1
+    assert first.idle() == "wait"  # nothing to do, and nothing queued: but the run is 0.6 s old at most
+    late = Run(server, base, "late", ttl_ms=60_000, join_window_ms=600)
+    assert late.join(True, "sources", {}) == 1 and late.idle() == "wait"  # the same run
+    time.sleep(0.7)
+    assert first.idle() == "done" and late.idle() == "done"
+    assert Run(server, base, "tomorrow", 60_000).join(True, "sources", {}) == 2
+
+
 def test_take_releases_and_leases_in_one_round_trip(frontier):
     """Run.take (the scheduler's only pop): the entries a process is done with are released,
     up to ``count`` entries are leased to it, and the queue's remaining length comes back; a

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
     import redis
 
 FINGERPRINT_LENGTH = 40  # a queue entry starts with the request's SHA-1 fingerprint, in hex
+# A run is not complete before this long after it started, however soon its work is done: the
+# processes started with it (a shell loop, a scheduler starting several) have until then to
+# join it. One that came after a short run completed started the next run and fetched every
+# page again (bench/scale.py at 20 pages: 20 pages fetched twice, one start-up ~1 s slower).
+JOIN_WINDOW_MS = 5000
 
 
 class FrontierUnavailable(ValueError):
@@ -98,6 +103,7 @@ class Run:
     process: str
     ttl_ms: int
     gen: int = 0
+    join_window_ms: int = JOIN_WINDOW_MS
 
     def __post_init__(self) -> None:
         self._scripts = {name: self.server.register_script(getattr(scripts, name))
@@ -157,7 +163,8 @@ class Run:
 
     def idle(self) -> str:
         """'work', 'wait', 'done' or 'lost' (scripts.IDLE); this process holds no lease."""
-        return self._scripts["IDLE"](keys=[self.base], args=[self.gen, self.process, self.ttl_ms]).decode()
+        return self._scripts["IDLE"](keys=[self.base],
+                                     args=[self.gen, self.process, self.ttl_ms, self.join_window_ms]).decode()
 
     def leave(self) -> str:
         """Hand back this process's leases and leave; 'done' when it was the last one out."""

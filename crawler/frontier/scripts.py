@@ -62,7 +62,9 @@ if not (running and live(b .. ':' .. gen)) then
     end
     drop(old)
   end
-  redis.call('HSET', b, 'gen', gen, 'state', 'running', 'spider', ARGV[4], 'args', ARGV[5])
+  local t = redis.call('TIME')
+  redis.call('HSET', b, 'gen', gen, 'state', 'running', 'spider', ARGV[4], 'args', ARGV[5],
+             'started', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 end
 local g = b .. ':' .. gen
 redis.call('HSET', g .. ':members', proc, 'busy')
@@ -145,10 +147,13 @@ end
 return redis.call('ZCARD', KEYS[1])
 """
 
-# KEYS[1] = B; ARGV = generation, process (now idle, its leases released), alive ms.
-# 'work': requests queued (some perhaps recovered from a dead member); 'wait': another
-# member is busy or holds leases; 'done': the run is complete (its keys are cleared); 'lost':
-# the run's record is gone (a Redis restarted without its data), so its queue is too.
+# KEYS[1] = B; ARGV = generation, process (now idle, its leases released), alive ms, join
+# window ms. 'work': requests queued (some perhaps recovered from a dead member); 'wait':
+# another member is busy or holds leases, or the run started less than the join window ago
+# (processes started together with it may not have joined yet: one that joined a run already
+# complete would start the next and fetch everything again); 'done': the run is complete (its
+# keys are cleared); 'lost': the run's record is gone (a Redis restarted without its data),
+# so its queue is too.
 IDLE = _RECOVER + """
 local b, gen, proc = KEYS[1], ARGV[1], ARGV[2]
 local g = b .. ':' .. gen
@@ -169,6 +174,9 @@ local members = redis.call('HGETALL', g .. ':members')
 for i = 1, #members, 2 do
   if members[i + 1] ~= 'idle' or redis.call('EXISTS', g .. ':leases:' .. members[i]) == 1 then return 'wait' end
 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now - tonumber(redis.call('HGET', b, 'started') or '0') < tonumber(ARGV[4]) then return 'wait' end
 drop(g)
 redis.call('HSET', b, 'state', 'done')
 return 'done'
