@@ -10,8 +10,16 @@ requests the process holds), ``B:G:seeder`` (the process pushing the start reque
 serialized form, so a queue can be carried into the next run through its duplicate filter.
 """
 
+# Redis's clock in ms: every host's processes compare times on one clock.
+_NOW = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
 # Shared by the scripts below: put a dead member's leases back and forget it.
-_RECOVER = """
+_RECOVER = _NOW + """
 local function recover(g)
   local members = redis.call('HKEYS', g .. ':members')
   for _, m in ipairs(members) do
@@ -62,9 +70,7 @@ if not (running and live(b .. ':' .. gen)) then
     end
     drop(old)
   end
-  local t = redis.call('TIME')
-  redis.call('HSET', b, 'gen', gen, 'state', 'running', 'spider', ARGV[4], 'args', ARGV[5],
-             'started', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  redis.call('HSET', b, 'gen', gen, 'state', 'running', 'spider', ARGV[4], 'args', ARGV[5], 'started', now_ms())
 end
 local g = b .. ':' .. gen
 redis.call('HSET', g .. ':members', proc, 'busy')
@@ -138,15 +144,6 @@ redis.call('SET', KEYS[1], ARGV[1])
 return 'mine'
 """
 
-# KEYS = queue, my leases. Put my leases back (a process that stops before it is done).
-REQUEUE = """
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  redis.call('ZUNIONSTORE', KEYS[1], 2, KEYS[1], KEYS[2], 'AGGREGATE', 'MIN')
-  redis.call('DEL', KEYS[2])
-end
-return redis.call('ZCARD', KEYS[1])
-"""
-
 # KEYS[1] = B; ARGV = generation, process (now idle, its leases released), alive ms, join
 # window ms. 'work': requests queued (some perhaps recovered from a dead member); 'wait':
 # another member is busy or holds leases, or the run started less than the join window ago
@@ -174,9 +171,7 @@ local members = redis.call('HGETALL', g .. ':members')
 for i = 1, #members, 2 do
   if members[i + 1] ~= 'idle' or redis.call('EXISTS', g .. ':leases:' .. members[i]) == 1 then return 'wait' end
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if now - tonumber(redis.call('HGET', b, 'started') or '0') < tonumber(ARGV[4]) then return 'wait' end
+if now_ms() - tonumber(redis.call('HGET', b, 'started') or '0') < tonumber(ARGV[4]) then return 'wait' end
 drop(g)
 redis.call('HSET', b, 'state', 'done')
 return 'done'
@@ -212,10 +207,9 @@ return 'left'
 # stopped frees its slot at once. The floor is the largest delay any process wants for the
 # host (its robots.txt Crawl-delay, a back-off after 429/503), kept while wanted and for a
 # floor TTL after, so one process's back-off slows them all.
-ACQUIRE = """
+ACQUIRE = _NOW + """
 for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[i + 3]) end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local delay = tonumber(ARGV[3])
 local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
@@ -237,9 +231,8 @@ return 0
 # KEYS = the host's next start, its delay floor; ARGV = delay (ms), floor TTL (ms). A process
 # that got a 429 or 503 backs the host off for everyone at once: no request starts before
 # now + delay, and the floor keeps the delay for the next ones.
-BACK_OFF = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+BACK_OFF = _NOW + """
+local now = now_ms()
 local delay = tonumber(ARGV[1])
 if delay > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], delay, 'PX', ARGV[2]) end
 if now + delay > tonumber(redis.call('GET', KEYS[1]) or '0') then
