@@ -17,6 +17,12 @@ server spent a page, which takes the same two cores from the crawls.
 Also checks what the test checks: every page requested once. Writes bench/out/scale.json;
 exit status 0 whatever the figures.
 
+Each round's ratio is also printed as what it is made of, an identity over the same pages:
+2 / 1 = (cores the 2 processes kept busy) / (cores the 1 process kept busy) / (their CPU a
+page over its). One process keeps more than one core busy (its archive writer thread and its
+WARC writer process run beside the reactor thread), and the machine's two cores give a
+process less work a CPU second when both are busy: those two, not the frontier, bound it.
+
 The floor of the ratio, in each round beside the frontier rows: the bare spider of
 bench/fetch_only.py running plain trafilatura on each page (in its own process with
 --extract-workers 0, else in a pool of that many processes, one per core by default),
@@ -127,6 +133,7 @@ def floor_row(processes: int, work: Path, server: MirrorServer, urls: list[str],
     ``processes``-th), each page through plain trafilatura; wall seconds to the last exit."""
     extract = ["--extract-inline"] if args.extract_workers == "0" else \
         ["--extract-workers", args.extract_workers or str(os.cpu_count() or 1)]
+    cpu_before = children_cpu()  # the bare spiders are the only children reaped meanwhile
     started = time.perf_counter()
     running = []
     for n in range(processes):
@@ -139,7 +146,13 @@ def floor_row(processes: int, work: Path, server: MirrorServer, urls: list[str],
     seconds = time.perf_counter() - started
     extracted = sum(last_json_line(out)["extracted"] for out in outputs if out.strip())
     return {"processes": processes, "floor": True, "seconds": seconds, "extracted": extracted,
-            "statuses": [process.returncode for process in running]}
+            "statuses": [process.returncode for process in running], "cpu_seconds": children_cpu() - cpu_before}
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's children reaped so far (and of those they reaped)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def fresh_archive(args: argparse.Namespace, work: Path, name: str) -> str:
@@ -209,12 +222,29 @@ def in_turn(counts: list[int], turn: int) -> list[int]:
 
 
 def print_round(turn: int, rows: list[dict], floors: list[dict]) -> None:
-    """The round's 2 / 1 ratios, once both of its rows are in (in either order)."""
-    [ratio] = two_over_one([r for r in rows if r["frontier"] and r["round"] == turn], turn) or [None]
-    [floor] = two_over_one([f for f in floors if f["round"] == turn], turn) or [None]
+    """The round's 2 / 1 ratios, once both of its rows are in (in either order), each as
+    cores busy with 2 / cores busy with 1 / CPU a page of 2 over 1's."""
+    frontier = [r for r in rows if r["frontier"] and r["round"] == turn]
+    [ratio] = two_over_one(frontier, turn) or [None]
+    floor_rows = [f for f in floors if f["round"] == turn]
+    [floor] = two_over_one(floor_rows, turn) or [None]
     if ratio is not None:
-        print(f"round {turn}: 2 processes / 1 process {ratio:.2f}x"
-              + (f", floor {floor:.2f}x" if floor is not None else ""), flush=True)
+        print(f"round {turn}: 2 processes / 1 process {ratio:.2f}x{made_of(frontier)}"
+              + (f"; floor {floor:.2f}x{made_of(floor_rows)}" if floor is not None else ""), flush=True)
+
+
+def made_of(rows: list[dict]) -> str:
+    """' = 1.80 cores / 1.13 cores / 1.12 CPU a page' for a round's 1- and 2-process rows."""
+    one, two = (next(r for r in rows if r["processes"] == n) for n in (1, 2))
+    if not (one.get("cpu_seconds") and two.get("cpu_seconds")):
+        return ""
+    return (f" = {cores(two):.2f} cores / {cores(one):.2f} cores / {two['cpu_seconds'] / one['cpu_seconds']:.2f}"
+            " CPU a page")
+
+
+def cores(result: dict) -> float:
+    """How many cores a row's processes kept busy on average: their CPU over its wall time."""
+    return result["cpu_seconds"] / result["seconds"]
 
 
 def print_row(result: dict, rows: list[dict], pages: int) -> None:
@@ -229,7 +259,7 @@ def print_row(result: dict, rows: list[dict], pages: int) -> None:
     cpu = result["cpu_seconds"] * 1000 / pages
     side = (result["mirror_cpu_seconds"] + result["redis_cpu_seconds"]) * 1000 / pages
     print(f"{what:28}{result['seconds']:>9.1f} s{rate:>9.1f} pages/s{ratio:>8}{cpu:>9.1f} ms CPU/page"
-          f"{side:>6.1f} ms mirror+Redis{check}{status}", flush=True)
+          f"{cores(result):>6.2f} cores{side:>6.1f} ms mirror+Redis{check}{status}", flush=True)
 
 
 def print_floor(result: dict, floors: list[dict], pages: int) -> None:
@@ -238,7 +268,9 @@ def print_floor(result: dict, floors: list[dict], pages: int) -> None:
     what = f"floor: {result['processes']} bare spider{'s' if result['processes'] > 1 else ''}"
     check = "" if floor_did_all(result, pages) else \
         f"  ({result['extracted']} of {pages} pages extracted, exit statuses {result['statuses']})"
-    print(f"{what:28}{result['seconds']:>9.1f} s{pages / result['seconds']:>9.1f} pages/s{ratio:>8}{check}", flush=True)
+    cpu = result["cpu_seconds"] * 1000 / pages
+    print(f"{what:28}{result['seconds']:>9.1f} s{pages / result['seconds']:>9.1f} pages/s{ratio:>8}{cpu:>9.1f} ms CPU/page"
+          f"{cores(result):>6.2f} cores{check}", flush=True)
 
 
 def floor_did_all(result: dict, pages: int) -> bool:

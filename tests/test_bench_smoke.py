@@ -93,3 +93,11 @@ def test_scale_prints_the_frontier_rows_and_their_floor(tmp_path):
         [(1, 1, 20, [0]), (1, 2, 20, [0, 0]), (2, 2, 20, [0, 0]), (2, 1, 20, [0])], stdout
     assert len(result["ratios_two"]) == 2 and "round 2: 2 processes / 1 process " in stdout, stdout
     assert result["floor_ratio_two"] > 0 and "floor, 2 bare spiders / 1" in stdout, stdout
+    # each round's ratio is printed as what it is made of: cores busy with 2 / with 1 / CPU a page of 2 over 1
+    for turn, ratio in enumerate(result["ratios_two"], 1):
+        rows = {r["processes"]: r for r in result["rows"] if r["round"] == turn}
+        cores = [rows[n]["cpu_seconds"] / rows[n]["seconds"] for n in (2, 1)]
+        made_of = f"{ratio:.2f}x = {cores[0]:.2f} cores / {cores[1]:.2f} cores / " \
+                  f"{rows[2]['cpu_seconds'] / rows[1]['cpu_seconds']:.2f} CPU a page"
+        assert f"round {turn}: 2 processes / 1 process {made_of}" in stdout, stdout
+    assert all(f["cpu_seconds"] > 0 for f in result["floors"]), result["floors"]
