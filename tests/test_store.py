@@ -237,6 +237,31 @@ def test_discoveries_are_recorded_once_per_place_with_their_metadata(archive):
     assert (row.first_seen_at, row.last_seen_at, row.guid) == (T0, T0 + timedelta(hours=1), "g-1")
 
 
+def test_discoveries_of_any_batch_size_are_one_statement_compiled_once(archive):
+    """Batches of 2 and of 3 places run one compiled statement (an executemany), and so do two
+    batches of one (a single execution): built with each batch's rows as VALUES, the upsert was
+    compiled anew for every batch and every citing page (0.96 ms a call of one record, against 0.26)."""
+    from sqlalchemy import event, text
+
+    from crawler.archive.records import DiscoveryRecord
+
+    compiled = []
+
+    def seen(conn, cursor, sql, params, context, many):  # noqa: ANN001, ANN202
+        if sql.startswith("INSERT INTO discoveries"):
+            compiled.append(context.compiled)
+
+    event.listen(archive.engine, "before_cursor_execute", seen)
+    places = iter(range(100))
+    for size in (2, 3, 1, 1):
+        record_discoveries(archive.engine, [
+            DiscoveryRecord(url=ARTICLE.url, source="znews", method="cited", found_on=f"https://a.example/{next(places)}",
+                            found_at=T0) for _ in range(size)])
+    assert len(compiled) == 4 and compiled[0] is compiled[1] and compiled[2] is compiled[3], compiled
+    with archive.engine.connect() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM discoveries")) == 7
+
+
 def test_citations_are_recorded_and_unconfigured_hosts_only_recorded(archive):
     from crawler.archive.models import Citation
 
