@@ -10,12 +10,19 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.sql.dml import Insert
 
 DEFAULT_ARCHIVE_URL = "sqlite:///archive.db"
 # Cron runs and ad-hoc SQL sessions share the file: wait for a writer, do not fail.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def conflict_insert(dialect_name: str, model: type) -> Insert:
+    """The INSERT of the archive's dialect (PostgreSQL, else SQLite), which takes ON CONFLICT."""
+    return (postgresql if dialect_name == "postgresql" else sqlite).insert(model)
 
 
 def archive_url(setting: str | None = None) -> str:

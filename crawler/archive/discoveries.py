@@ -7,7 +7,7 @@ insert per record let the second fail on the constraint.
 
 The statement is built once per dialect and run as an executemany: built per batch with its
 rows as VALUES, its SQL differed with the batch's size, so SQLAlchemy compiled it afresh each
-time (~30 % of the archive writer thread's CPU in a crawl whose pages cite others).
+time (0.96 ms a call of one record, against 0.26 compiled once).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Sequence
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.sql.dml import Insert
-from sqlalchemy.dialects import postgresql, sqlite
 
+from .db import conflict_insert
 from .models import Discovery, SourceRow
 from .records import DiscoveryRecord
 
@@ -40,7 +40,7 @@ def record_discoveries(engine: Engine, records: Sequence[DiscoveryRecord]) -> No
 @cache
 def upsert(dialect_name: str) -> Insert:
     """INSERT … ON CONFLICT (url, found_on) DO UPDATE for this dialect (postgresql, else sqlite)."""
-    statement = (postgresql if dialect_name == "postgresql" else sqlite).insert(Discovery)
+    statement = conflict_insert(dialect_name, Discovery)
     new = statement.excluded
     touched = {"last_seen_at": new.last_seen_at, "crawl_run_id": new.crawl_run_id,
                **{c: func.coalesce(new[c], Discovery.__table__.c[c]) for c in KEPT_WHEN_ABSENT}}

@@ -10,11 +10,11 @@ from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, bindparam, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..dedup import hamming, simhash_bands
 from ..dedup.fingerprint import NEAR_DUPLICATE_BITS, SIMHASH_BANDS
 from ..extract import Article
+from .db import conflict_insert
 from .models import (
     ArticleLink,
     ArticleRow,
@@ -65,8 +65,7 @@ def citation_values(article: Article) -> list[dict[str, Any]]:
 def insert_ignoring_duplicates(connection: Connection, model: type):  # noqa: ANN201 - a dialect's Insert
     """INSERT … ON CONFLICT DO NOTHING: a link found again (another version, another
     batch) is one row, without a lookup per link first."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model).on_conflict_do_nothing()
+    return conflict_insert(connection.dialect.name, model).on_conflict_do_nothing()
 
 
 def citing_versions(connection: Connection, forms: Sequence[str]) -> list[tuple[str, int, str | None]]:

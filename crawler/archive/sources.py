@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Iterable
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..sources import Source
+from .db import conflict_insert
 from .models import SourceRow
 
 REFRESHED = ("description", "language", "timezone", "domains")
@@ -29,7 +29,6 @@ def sync_source_rows(connection: Connection, sources: Iterable[Source]) -> None:
              "domains": list(s.domains)} for s in sources]
     if not rows:
         return
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(SourceRow).values(rows)
+    statement = conflict_insert(connection.dialect.name, SourceRow).values(rows)
     connection.execute(statement.on_conflict_do_update(
         index_elements=[SourceRow.name], set_={c: statement.excluded[c] for c in REFRESHED}))
