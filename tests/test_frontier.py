@@ -287,8 +287,8 @@ def joined_scheduler(server, prefix: str, away: set[str]) -> FrontierScheduler:
 
     outage = SimpleNamespace(down=False, given_up=False,
                              call=lambda function, *args: FAILED if function.__name__ in away else function(*args))
-    crawler = SimpleNamespace(engine=SimpleNamespace(_slot=SimpleNamespace(inprogress=set())),
-                              get_extension=lambda cls: outage)
+    engine_slot = SimpleNamespace(inprogress=set(), nextcall=SimpleNamespace(schedule=lambda: None))
+    crawler = SimpleNamespace(engine=SimpleNamespace(_slot=engine_slot), get_extension=lambda cls: outage)
     crawler.stats = MemoryStatsCollector(SimpleNamespace(settings=Settings()))
     scheduler = FrontierScheduler(crawler, server, prefix, ttl=60, seed=True)
     scheduler.open(Spider(name="sources"))
@@ -414,6 +414,50 @@ def test_one_process_seeds_a_run_and_another_takes_over_from_a_dead_seeder(front
     # a process joining now reads no start request at all
     third = joined_scheduler(server, prefix, set())
     assert asyncio.run(drained(seeding_with(third), "third")) == [] and "third" not in read
+
+
+def test_a_process_waiting_for_the_seeder_fetches_what_it_has_queued(frontier):
+    """Scrapy's engine asks its scheduler for no request while it awaits a start request, so a
+    process waiting for the seeder sat idle until the run was seeded (~1.3 s of one of the two
+    cores in a 2-process crawl of 2,000 pages). At each look it now has its engine take what
+    is queued: here the engine's ask is the scheduler's next_request()."""
+    from scrapy import Request
+
+    from crawler.frontier.scheduler import PUSH_BATCH
+    from crawler.frontier.seeding import SEED_POLL
+
+    server, prefix = frontier
+    first, second = joined_scheduler(server, prefix, set()), joined_scheduler(server, prefix, set())
+    urls = [f"https://znews.vn/start-{n}.html" for n in range(100)]
+    fetched: list[Request] = []
+    second.crawler.engine._slot.nextcall.schedule = lambda: fetched.append(second.next_request())
+    more = asyncio.Event()
+
+    async def start(to_read: list[str]):  # noqa: ANN202
+        for n, url in enumerate(to_read):
+            if n == PUSH_BATCH + 1:
+                await more.wait()  # the seeder is slow: one batch is queued, the rest to come
+            yield Request(url)
+
+    async def drained(scheduler: FrontierScheduler, to_read: list[str]) -> list:
+        return [item async for item in seeding_with(scheduler).process_start(start(to_read))]
+
+    async def scenario() -> None:
+        seeding = asyncio.ensure_future(drained(first, urls))
+        await asyncio.sleep(0.1)
+        waiting = asyncio.ensure_future(drained(second, ["https://znews.vn/never-read.html"]))
+        await asyncio.sleep(3 * SEED_POLL)
+        assert not waiting.done()
+        taken = [request.url for request in fetched if request]  # one a look; PREFETCH leased a pop
+        assert taken and len(set(taken)) == len(taken) and set(taken) <= set(urls[:PUSH_BATCH])
+        assert server.zcard(first.run.key("queue")) + len(taken) + len(second.prefetched) == PUSH_BATCH
+        more.set()
+        assert await asyncio.wait_for(seeding, 10) == [] and await asyncio.wait_for(waiting, 10) == []
+
+    asyncio.run(scenario())
+    taken = [request for request in fetched if request]
+    assert first.run.seeding() == "done"
+    assert server.zcard(first.run.key("queue")) + len(taken) + len(second.prefetched) == len(urls)
 
 
 def test_a_seeder_whose_start_requests_raise_lets_the_next_process_seed(frontier):

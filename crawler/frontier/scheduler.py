@@ -223,12 +223,16 @@ class FrontierScheduler(Scheduler):
         spider_idle) after ``delay`` seconds: Scrapy's own heartbeat is every 5 s."""
         from twisted.internet import reactor
 
-        def wake() -> None:
-            slot = self.crawler.engine._slot  # the engine's own CallLaterOnce; None once closed
-            if slot is not None:
-                slot.nextcall.schedule()
+        reactor.callLater(delay, self.offer_work)
 
-        reactor.callLater(delay, wake)
+    def offer_work(self) -> None:
+        """Have the engine ask this scheduler for requests at its next turn. It asks after each
+        response, start request read and heartbeat (5 s), and not while it awaits a start
+        request: a process waiting for another to seed the run would otherwise fetch nothing
+        of what is queued meanwhile."""
+        slot = self.crawler.engine._slot  # the engine's own CallLaterOnce; None once closed
+        if slot is not None:
+            slot.nextcall.schedule()
 
     def _release_finished(self) -> None:
         self._send_unsent()

@@ -12,7 +12,10 @@ not one whenever one of its download slots is free (Scrapy's pace for start requ
 others would otherwise wait on it for work. If it dies before it has pushed them all (its
 heartbeat stops), the next process to look seeds the run again, and the duplicate filter
 drops what the dead one had queued: a process that dies loses no start request. Until the
-run is seeded, a process that is not seeding keeps looking (SEED_POLL), and does not close.
+run is seeded, a process that is not seeding keeps looking (SEED_POLL), and does not close;
+at each look it has its engine take what the seeder has queued so far (an engine that
+awaits a start request asks its scheduler for none: the second process of a 2-process crawl
+of 2,000 pages sat idle for the ~1.3 s of the seeding).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
 logger = logging.getLogger(__name__)
-SEED_POLL = 0.25  # seconds between two looks at a run another process seeds
+SEED_POLL = 0.05  # seconds between two looks at a run another process seeds
 
 
 class SeedOnceMiddleware:
@@ -62,7 +65,9 @@ class SeedOnceMiddleware:
                 return
             if scheduler.outage.given_up:
                 return
-            await asyncio.sleep(SEED_POLL)  # a live process seeds the run, or Redis is away
+            # a live process seeds the run (or Redis is away): fetch what it has queued so far
+            scheduler.offer_work()
+            await asyncio.sleep(SEED_POLL)
         logger.info("frontier: %s seeds %s generation %d", run.process, run.base, run.gen)
         read = 0
         try:
