@@ -418,9 +418,10 @@ def test_one_process_seeds_a_run_and_another_takes_over_from_a_dead_seeder(front
 
 def test_a_process_waiting_for_the_seeder_fetches_what_it_has_queued(frontier):
     """Scrapy's engine asks its scheduler for no request while it awaits a start request, so a
-    process waiting for the seeder sat idle until the run was seeded (~1.3 s of one of the two
-    cores in a 2-process crawl of 2,000 pages). At each look it now has its engine take what
-    is queued: here the engine's ask is the scheduler's next_request()."""
+    process waiting for the seeder, whose first ask came before the seeder's first batch, sat
+    idle until the run was seeded (1.2-2.1 s in a 2-process crawl of 2,000 pages). At each look
+    it now has its engine take what is queued: here the engine's ask is the scheduler's
+    next_request()."""
     from scrapy import Request
 
     from crawler.frontier.scheduler import PUSH_BATCH
