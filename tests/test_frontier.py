@@ -19,8 +19,8 @@ from types import SimpleNamespace
 import pytest
 from scrapy.exceptions import DontCloseSpider
 
-from crawler.frontier.run import Run, run_key
-from crawler.frontier.scheduler import FIRST_WAIT_POLL, WAIT_POLL, FrontierScheduler
+from crawler.frontier.run import JOIN_WINDOW_MS, Run, run_key
+from crawler.frontier.scheduler import FAST_LOOKS, FIRST_WAIT_POLL, WAIT_POLL, FrontierScheduler
 from crawler.mirror import mirror_path
 from tests import mirrorcrawl
 from tests.conftest import PROJECT_ROOT, REDIS_URL, redis_or_skip
@@ -564,24 +564,57 @@ def test_a_slot_given_back_rides_on_the_next_acquire(frontier):
     assert not slots.give_back_call.active()
 
 
-def test_a_process_waiting_for_the_others_looks_soon_then_less_often():
-    """A process out of work asks whether the run is complete after 0.05 s, then twice as
-    long each time up to 1 s: the run's end waited up to a whole second for the last look
-    (the others then most often finishing their last pages), and a long wait costs one
-    Redis call a second. Work, found or taken, starts the waits short again."""
-    scheduler = FrontierScheduler.__new__(FrontierScheduler)  # no Redis: the run is a stand-in
-    states = iter(["wait"] * 7 + ["work"] + ["wait"] * 2)
-    scheduler.run = SimpleNamespace(gen=1, idle=lambda: next(states), release=lambda done: None)
+def waiting_scheduler(states: list[str], joined_at: float, now: float, monkeypatch) -> tuple[FrontierScheduler, list]:
+    """A scheduler whose run (a stand-in, no Redis) answers ``states`` in turn, on a clock that
+    moves on by each delay it asks to be woken after; and that list of delays."""
+    import crawler.frontier.scheduler as scheduler_module
+
+    clock = [now]
+    monkeypatch.setattr(scheduler_module, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    scheduler = FrontierScheduler.__new__(FrontierScheduler)
+    answers = iter(states)
+    scheduler.run = SimpleNamespace(gen=1, idle=lambda: next(answers), release=lambda done: None,
+                                    join_window_ms=JOIN_WINDOW_MS)
     scheduler.outage = SimpleNamespace(given_up=False, call=lambda function, *args: function(*args))
     scheduler.unsent, scheduler.done, scheduler.held, scheduler.wait_poll = [], [], {}, FIRST_WAIT_POLL
+    scheduler.waiting_since, scheduler.joined_at, scheduler.queued_at = None, joined_at, 0.0
     scheduler.crawler = SimpleNamespace(engine=SimpleNamespace(_slot=SimpleNamespace(inprogress=set())))
     delays = []
-    scheduler._wake = delays.append
-    for _ in range(10):
+
+    def wake(delay: float) -> None:
+        delays.append(delay)
+        clock[0] += delay
+
+    scheduler._wake = wake
+    for _ in states:
         with pytest.raises(DontCloseSpider):
             scheduler.spider_idle()
-    assert delays == pytest.approx([0.05, 0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 0, 0.05, 0.1])
-    assert WAIT_POLL == 1.0
+    return scheduler, delays
+
+
+def test_a_process_waiting_for_the_others_looks_often_for_a_second_then_less_often(monkeypatch):
+    """A process out of work asks whether the run is complete every 0.05 s for the first
+    second of its wait (the others are then most often finishing their last pages: a wait
+    doubled from the first look held a 2-process run's end up to 0.13 s), then twice as long
+    each time up to 1 s: a long wait costs one Redis call a second. Work, found or taken,
+    starts the waits short again."""
+    _, delays = waiting_scheduler(["wait"] * 30 + ["work"] + ["wait"] * 2, joined_at=0.0, now=60.0,
+                                  monkeypatch=monkeypatch)
+    fast = delays[:delays.index(2 * FIRST_WAIT_POLL)]
+    assert set(fast) == {FIRST_WAIT_POLL} and FAST_LOOKS <= sum(fast) < FAST_LOOKS + 2 * FIRST_WAIT_POLL
+    slower, after_work = delays[len(fast):30], delays[30:]
+    assert slower == pytest.approx([0.1, 0.2, 0.4, 0.8] + [1.0] * (len(slower) - 4)) and len(slower) >= 5
+    assert after_work == [0, 0.05, 0.05]
+    assert (FIRST_WAIT_POLL, FAST_LOOKS, WAIT_POLL) == (0.05, 1.0, 1.0)
+
+
+def test_a_process_waiting_in_its_join_window_looks_often_until_the_window_ends(monkeypatch):
+    """A run shorter than its join window completes when the window ends, not up to a second
+    after it (the doubled waits overshot it)."""
+    assert JOIN_WINDOW_MS == 5000
+    _, delays = waiting_scheduler(["wait"] * 100, joined_at=0.0, now=2.0, monkeypatch=monkeypatch)
+    fast = delays[:delays.index(2 * FIRST_WAIT_POLL)]
+    assert set(fast) == {FIRST_WAIT_POLL} and 3.0 <= sum(fast) < 3.0 + 2 * FIRST_WAIT_POLL  # to 5 s after joining
 
 
 class OwnRedis:

@@ -30,10 +30,13 @@ from .outage import FAILED, outage_of
 from .run import FINGERPRINT_LENGTH, Run, command_args, connect, process_name, run_key
 
 logger = logging.getLogger(__name__)
-# Seconds between two looks at a run whose other members are still busy: 0.05 s at first, as
-# they are then most often finishing their last pages (the run's end waited up to a whole
-# second for the last look), doubled at each look up to 1 s for a member idle for longer.
-FIRST_WAIT_POLL, WAIT_POLL = 0.05, 1.0
+# Seconds between two looks at a run whose other members are still busy: 0.05 s for the
+# first FAST_LOOKS s of a wait, and until the run's join window ends (run.py), as the others
+# are then most often finishing their last pages or the window is about to close; then
+# doubled at each look up to 1 s for a member idle for longer (a Redis call a second).
+# Doubling from the first look made a 2-process run's end wait 0.07-0.13 s for the last look
+# (bench/scale.py, 2,000 pages), and a run shorter than its join window up to 1 s.
+FIRST_WAIT_POLL, WAIT_POLL, FAST_LOOKS = 0.05, 1.0, 1.0
 RELEASE_EVERY = 0.25  # seconds: how long a stored page's lease may outlive it (a kill then re-fetches it)
 # Every Redis call stops the reactor for a round trip (issue 13: ~6 a page made a process on
 # the frontier ~25 % slower than without). Requests leased per pop, so most pops cost none;
@@ -65,6 +68,9 @@ class FrontierScheduler(Scheduler):
         # the queue's length as last heard from Redis, and when (time.monotonic())
         self.queued, self.queued_at = 0, float("-inf")
         self.wait_poll = FIRST_WAIT_POLL
+        # time.monotonic() when this process's current wait for the others began, and when it joined
+        self.waiting_since: float | None = None
+        self.joined_at = float("-inf")
         self.run: Run | None = None
         # releases leases (the engine asks for requests only when a download slot is free) and beats
         self.clock, self.last_beat = LoopingCall(self._tick), 0.0
@@ -81,6 +87,7 @@ class FrontierScheduler(Scheduler):
         self.spider = spider
         args = command_args(spider)
         self.run = Run(self.server, run_key(self.prefix, spider.name, args), process_name(), int(self.ttl * 1000))
+        self.joined_at = time.monotonic()
         if self.run.join(self.seed, spider.name, args):
             self.df.key = self.run.key("seen")
             self.queue = PriorityQueue(self.server, spider, self.run.key("queue"))
@@ -160,7 +167,7 @@ class FrontierScheduler(Scheduler):
             self.prefetched.extend(taken)
             if not taken:
                 return None
-            self.wait_poll = FIRST_WAIT_POLL  # busy again: its next wait for the others starts short
+            self.waiting_since = None  # busy again: its next wait for the others starts short
         entry = self.prefetched.popleft()
         request = self.queue._decode_request(entry[FINGERPRINT_LENGTH:])
         self.held[request] = entry
@@ -211,12 +218,21 @@ class FrontierScheduler(Scheduler):
         # 'work': requests queued (pushed by others, or recovered from a dead member), ask
         # for them now; 'wait': look again soon rather than at the engine's next heartbeat, 5 s away
         if state == "work":
-            self.queued_at, self.wait_poll = float("-inf"), FIRST_WAIT_POLL
+            self.queued_at, self.waiting_since = float("-inf"), None
             self._wake(0)
         else:
-            self._wake(self.wait_poll)
-            self.wait_poll = min(self.wait_poll * 2, WAIT_POLL)
+            self._wake(self._next_look())
         raise DontCloseSpider
+
+    def _next_look(self) -> float:
+        """Seconds until this waiting process looks at the run again (FIRST_WAIT_POLL, FAST_LOOKS)."""
+        now = time.monotonic()
+        if self.waiting_since is None:
+            self.waiting_since, self.wait_poll = now, FIRST_WAIT_POLL
+        if now - self.waiting_since < FAST_LOOKS or now - self.joined_at < self.run.join_window_ms / 1000:
+            return FIRST_WAIT_POLL
+        self.wait_poll = min(self.wait_poll * 2, WAIT_POLL)
+        return self.wait_poll
 
     def _wake(self, delay: float) -> None:
         """Have the engine ask this scheduler for requests (and so, when idle, signal
