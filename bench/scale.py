@@ -23,6 +23,12 @@ page over its). One process keeps more than one core busy (its archive writer th
 WARC writer process run beside the reactor thread), and the machine's two cores give a
 process less work a CPU second when both are busy: those two, not the frontier, bound it.
 
+Each round also prints where its rows' time went, from the mirror's request log: the start
+(to the first request: imports, opening the archive, seeding), the end (last request to last
+exit: the pages still being extracted and stored, closing) and the steady rate between 10 %
+and 90 % of the pages requested, with the 2 / 1 ratio of those rates; the target is judged on
+whole rows, start and end included, as a crawl pays them.
+
 The floor of the ratio, in each round beside the frontier rows: the bare spider of
 bench/fetch_only.py running plain trafilatura on each page (in its own process with
 --extract-workers 0, else in a pool of that many processes, one per core by default),
@@ -43,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -92,13 +99,14 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
     started = time.perf_counter()
     running = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=(logs / f"scale-{processes}-{n}.log").open("w")) for n in range(processes)]
-    statuses, cpu = [], 0.0
-    for process in running:  # CPU of each crawl and the extraction and WARC processes it waited for
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        statuses.append(process.returncode)
-        cpu += usage.ru_utime + usage.ru_stime
-    seconds = time.perf_counter() - started
+    with RequestClock(server.httpd.requested, started) as clock:
+        statuses, cpu = [], 0.0
+        for process in running:  # CPU of each crawl and the extraction and WARC processes it waited for
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            statuses.append(process.returncode)
+            cpu += usage.ru_utime + usage.ru_stime
+        seconds = time.perf_counter() - started
     side = {"mirror_cpu_seconds": own_cpu() - mirror_before, "redis_cpu_seconds": redis_cpu(args.redis) - redis_before}
     if frontier:  # the finished run's record and the hosts' delays
         import redis
@@ -107,7 +115,50 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
         for key in server.scan_iter(match=f"{prefix}:*"):
             server.delete(key)
     return {"processes": processes, "frontier": bool(frontier), "seconds": seconds, "statuses": statuses,
-            "cpu_seconds": cpu, **side}
+            "cpu_seconds": cpu, **side, "phases": clock.phases(args.pages, seconds)}
+
+
+class RequestClock:
+    """When the mirror's request log reached each count, from the start of a row's processes
+    (looked at every POLL s, in a thread, while the bench waits for them): where a row's time
+    goes. The start (imports, opening the archive, seeding) and the end (the last pages'
+    extraction and storage, closing) are paid once per row whatever its length."""
+
+    POLL = 0.02
+
+    def __init__(self, requested: list[str], started: float):
+        self.requested, self.started, self.before = requested, started, len(requested)
+        self.seen: list[tuple[float, int]] = []  # (seconds since the start, requests so far), at each change
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> RequestClock:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(self.POLL):
+            count = len(self.requested) - self.before
+            if not self.seen or count != self.seen[-1][1]:
+                self.seen.append((time.perf_counter() - self.started, count))
+
+    def at(self, count: float) -> float | None:
+        """Seconds from the start until ``count`` requests had been made."""
+        return next((seconds for seconds, made in self.seen if made >= count), None)
+
+    def phases(self, pages: int, seconds: float) -> dict | None:
+        """First request, 10 % and 90 % of ``pages`` requested, last request (seconds from the
+        start), and the steady rate between 10 % and 90 %; None for a row too short to tell."""
+        marks = [self.at(1), self.at(pages * 0.1), self.at(pages * 0.9), self.seen[-1][0] if self.seen else None]
+        if None in marks or marks[2] <= marks[1]:
+            return None
+        first, tenth, ninetieth, last = marks
+        return {"first_request": first, "last_request": last, "end_seconds": seconds - last,
+                "steady_pages_per_second": pages * 0.8 / (ninetieth - tenth)}
 
 
 def own_cpu() -> float:
@@ -231,6 +282,32 @@ def print_round(turn: int, rows: list[dict], floors: list[dict]) -> None:
     if ratio is not None:
         print(f"round {turn}: 2 processes / 1 process {ratio:.2f}x{made_of(frontier)}"
               + (f"; floor {floor:.2f}x{made_of(floor_rows)}" if floor is not None else ""), flush=True)
+        print(f"round {turn}: where the time went{phases_of(frontier)}", flush=True)
+
+
+def phases_of(rows: list[dict]) -> str:
+    """' (1 process / 2 processes): first request 0.86 / 0.88 s, ...' for a round's two rows."""
+    one, two = (next(r for r in rows if r["processes"] == n)["phases"] for n in (1, 2))
+    if not (one and two):
+        return ": too few pages to tell"
+    return (f" (1 process / 2 processes): first request {one['first_request']:.2f} / {two['first_request']:.2f} s, "
+            f"last request to last exit {one['end_seconds']:.2f} / {two['end_seconds']:.2f} s; between 10 % and "
+            f"90 % of the pages {one['steady_pages_per_second']:.1f} / {two['steady_pages_per_second']:.1f} pages/s "
+            f"= {steady_ratio(one, two):.2f}x (not the target's measure: that is the whole row)")
+
+
+def steady_ratio(one: dict, two: dict) -> float:
+    return two["steady_pages_per_second"] / one["steady_pages_per_second"]
+
+
+def steady_ratios(rows: list[dict], rounds: int) -> list[float]:
+    """Each round's 2 / 1 ratio of the steady rates, for the rounds whose two rows had one."""
+    ratios = []
+    for turn in range(1, rounds + 1):
+        phases = {r["processes"]: r["phases"] for r in rows if r["frontier"] and r["round"] == turn}
+        if phases.get(1) and phases.get(2):
+            ratios.append(steady_ratio(phases[1], phases[2]))
+    return ratios
 
 
 def made_of(rows: list[dict]) -> str:
@@ -292,6 +369,10 @@ def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> No
     spread = f", median of {len(ratios)} rounds: {' '.join(f'{r:.2f}' for r in ratios)}" if len(ratios) > 1 else ""
     print(f"2 processes / 1 process: {two:.2f}x{spread} (target >= {TARGET_TWO})  {verdict}" if two is not None else
           "2 processes / 1 process: not measured")
+    steady = steady_ratios(rows, args.rounds)
+    if steady:
+        print(f"between 10 % and 90 % of the pages (start and end left out): 2 processes / 1 process "
+              f"{statistics.median(steady):.2f}x, median of {len(steady)} rounds: {' '.join(f'{r:.2f}' for r in steady)}")
     floor_ratios = two_over_one([f for f in floors if floor_did_all(f, args.pages)], args.rounds)
     floor = statistics.median(floor_ratios) if floor_ratios else None
     if floor is not None:
@@ -299,7 +380,8 @@ def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> No
               + (f", median of {len(floor_ratios)} rounds: {' '.join(f'{r:.2f}' for r in floor_ratios)}"
                  if len(floor_ratios) > 1 else ""))
     args.out.write_text(json.dumps({"code": code_state(), "pages": args.pages, "rows": rows,
-                                    "ratios_two": ratios, "ratio_two": two, "verdict": verdict, "floors": floors,
+                                    "ratios_two": ratios, "ratio_two": two, "verdict": verdict,
+                                    "steady_ratios_two": steady, "floors": floors,
                                     "floor_ratios_two": floor_ratios, "floor_ratio_two": floor}, indent=2))
     print(f"results: {args.out}")
 

@@ -5,6 +5,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import PROJECT_ROOT, REDIS_URL, redis_or_skip
 
 THROUGHPUT_ROWS = ("fetch only (bare Scrapy spider)", "plain trafilatura, 1 process", "our extract_article, 1 process",
@@ -101,3 +103,14 @@ def test_scale_prints_the_frontier_rows_and_their_floor(tmp_path):
                   f"{rows[2]['cpu_seconds'] / rows[1]['cpu_seconds']:.2f} CPU a page"
         assert f"round {turn}: 2 processes / 1 process {made_of}" in stdout, stdout
     assert all(f["cpu_seconds"] > 0 for f in result["floors"]), result["floors"]
+    # and where each row's time went: the start, the end and the steady rate between them
+    for turn in (1, 2):
+        assert f"round {turn}: where the time went" in stdout, stdout
+    for row in result["rows"]:
+        phases = row["phases"]
+        assert phases is None or 0 < phases["first_request"] <= phases["last_request"] < row["seconds"], row
+    steady = [two["phases"]["steady_pages_per_second"] / one["phases"]["steady_pages_per_second"]
+              for one, two in [[next(r for r in result["rows"] if r["frontier"] and r["round"] == turn and
+                                      r["processes"] == n) for n in (1, 2)] for turn in (1, 2)]
+              if one["phases"] and two["phases"]]
+    assert result["steady_ratios_two"] == pytest.approx(steady), result
