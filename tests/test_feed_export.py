@@ -212,6 +212,29 @@ def test_the_last_pages_of_a_crawl_are_stored_at_once_not_when_their_batch_times
     assert (batches, how) == (expected[0], [f"archive/batches/{expected[1]}"])
 
 
+def test_a_batch_is_stored_once_the_requests_pending_at_its_last_item_are_gone(tmp_path, monkeypatch):
+    """The crawl's last pages arrive while requests are still pending (on a shared frontier,
+    queued, then taken by the other processes); once none are, the batch is stored at once,
+    not when its hour is up: the pipeline keeps looking while a batch waits."""
+    pipeline, batches = batching_pipeline(tmp_path, monkeypatch, size=50, wait=3600)
+    pending = [True]
+    engine = pipeline.engine = Engine(downloading=0, scraping=3, pending=False)
+    engine._slot.scheduler.has_pending_requests = lambda: pending[0]
+
+    async def crawl():
+        items = asyncio.gather(*(pipeline.process_item(item) for item in gone_items(3)))
+        await asyncio.sleep(0.2)
+        assert batches == []  # still pending: the batch waits
+        pending[0] = False  # the other processes took the rest of the queue
+        return await asyncio.wait_for(items, 60)  # a guard against the hour-long wait, not a timing assertion
+
+    try:
+        asyncio.run(crawl())
+    finally:
+        pipeline.archive.close()
+    assert batches == [3] and pipeline.crawler.stats.get_value("archive/batches/quiet") == 1
+
+
 class SlowWriter:
     """The writer thread, as seen from the reactor: a batch takes a while to be written."""
 

@@ -3,7 +3,8 @@
 A visit's item leaves the pipeline as the archived record (``ArchivedVisit``), once its
 batch is stored: only then are its outcome and version known. A batch is written when it
 is full (``ARCHIVE_BATCH_SIZE``), once the crawl has nothing left to fetch (its last pages:
-no page is on its way to join the batch), or ``ARCHIVE_BATCH_WAIT`` seconds after its first
+no page is on its way to join the batch; looked at as each item arrives, and every QUIET_LOOK
+s while a batch waits), or ``ARCHIVE_BATCH_WAIT`` seconds after its first
 item, so no item waits long, and the spider, which closes only when no item is pending, is
 never held up. Discoveries are stored too, but leave no item: feeds export visits.
 Batches are written on the archive's writer thread (archive/writer.py), in the order they
@@ -40,6 +41,12 @@ from ..outage import FINISH_WHY
 from ..sources import sources_from_settings
 
 logger = logging.getLogger(__name__)
+# Seconds between two looks, while a batch waits, at whether the crawl has anything left to
+# fetch. Looking only as each item arrives missed the end when the last items came while
+# requests were still pending (on a shared frontier: queued, then taken by the other
+# processes): the batch then waited out ARCHIVE_BATCH_WAIT, and the run's end with it
+# (bench/scale.py, 2 processes: 2 of 4 runs waited ~0.4 s for the timer).
+QUIET_LOOK = 0.05
 # finish_reason -> crawl_runs.status; any reason not here (disk_full, …) is "failed"
 RUN_STATUS = {"finished": "finished", "shutdown": "interrupted"}
 
@@ -59,6 +66,7 @@ class ArchivePipeline:
         # items whose batch is being written: still being scraped, no longer in ``waiting``
         self.storing = 0
         self.timer: asyncio.TimerHandle | None = None
+        self.quiet_look: asyncio.TimerHandle | None = None  # the next look for the crawl's end (QUIET_LOOK)
         self.timed_flushes: set[asyncio.Task] = set()
         self.discoveries: list[DiscoveryRecord] = []
         self.archive = archive
@@ -105,8 +113,26 @@ class ArchivePipeline:
             await self._flush_logging_errors("full")
         elif self._nothing_left_to_fetch():
             await self._flush_logging_errors("quiet")
-        elif self.timer is None:
-            self.timer = asyncio.get_running_loop().call_later(self.batch_wait, self._timed_flush)
+        else:
+            self._wait_for_more()
+
+    def _wait_for_more(self) -> None:
+        """The batch waits: for more items, ARCHIVE_BATCH_WAIT s at most, or until the crawl
+        has nothing left to fetch."""
+        loop = asyncio.get_event_loop()
+        if self.timer is None:
+            self.timer = loop.call_later(self.batch_wait, self._timed_flush)
+        if self.quiet_look is None:
+            self.quiet_look = loop.call_later(QUIET_LOOK, self._look_for_quiet)
+
+    def _look_for_quiet(self) -> None:
+        self.quiet_look = None
+        if not (self.batch or self.discoveries):
+            return
+        if self._nothing_left_to_fetch():
+            self._flush_in_background("quiet")
+        else:
+            self.quiet_look = asyncio.get_event_loop().call_later(QUIET_LOOK, self._look_for_quiet)
 
     def _nothing_left_to_fetch(self, but: int = 0) -> bool:
         """The crawl's last pages: no download under way (``but`` the caller's own) or to
@@ -150,9 +176,10 @@ class ArchivePipeline:
     async def flush(self, why: str = "close") -> None:
         """Store what is waiting; ``why`` (full, quiet, timer, close) is counted in the stats
         (``archive/batches/<why>``), which say how the crawl's batches were filled."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        for handle in (self.timer, self.quiet_look):
+            if handle is not None:
+                handle.cancel()
+        self.timer = self.quiet_look = None
         # Take the batches first: items arriving while the WARC writes are awaited go to new ones.
         discoveries, self.discoveries = self.discoveries, []
         batch, self.batch = self.batch, []
@@ -217,8 +244,8 @@ class ArchivePipeline:
         self.waiting.append(None)  # no item waits for it; the timer or the close writes it
         if self._nothing_left_to_fetch(but=1):  # the failed request leaves the downloader after this signal
             self._flush_in_background("quiet")
-        elif self.timer is None:
-            self.timer = asyncio.get_event_loop().call_later(self.batch_wait, self._timed_flush)
+        else:
+            self._wait_for_more()
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.run_id is None:  # the spider never opened
