@@ -132,7 +132,7 @@ class ArchivePipeline:
         if self._nothing_left_to_fetch():
             self._flush_in_background("quiet")
         else:
-            self.quiet_look = asyncio.get_event_loop().call_later(QUIET_LOOK, self._look_for_quiet)
+            self._wait_for_more()
 
     def _nothing_left_to_fetch(self, but: int = 0) -> bool:
         """The crawl's last pages: no download under way (``but`` the caller's own) or to
