@@ -13,7 +13,12 @@ wall time from the start of the processes to the last exit (process start includ
 each row's ratio is to one process on the frontier (target: 2 processes >= 1.6x on 2 cores);
 CPU ms per page (every process of the crawls, rusage) shows the frontier's own cost
 whatever else the machine runs; beside it, the CPU the mirror (this process) and the Redis
-server spent a page, which takes the same two cores from the crawls.
+server spent a page, which takes the same two cores from the crawls, and how many of the
+machine's cores sat idle and how many the hypervisor took for other guests (steal, from
+/proc/stat) while the row ran. The target is judged on the rounds in which no row lost more
+than STEAL_LIMIT cores to steal: a row the hypervisor slowed ran on less than the 2 cores the
+target speaks of, and says nothing of the crawler (a 1-process row that lost 0.41 cores made
+its round read 1.97x). Every round's ratio is printed too.
 Also checks what the test checks: every page requested once. Writes bench/out/scale.json;
 exit status 0 whatever the figures.
 
@@ -63,6 +68,10 @@ from throughput import crawl_command, fetch_only_command, last_json_line, make_w
 from timing import code_state  # noqa: E402
 
 TARGET_TWO = 1.6
+# Cores of steal (the hypervisor running other guests on this machine's CPUs) above which a row
+# did not run on the machine the target speaks of: its round is printed, not judged. 0.02 is
+# 1 % of 2 cores; a slow VM phase showed 0.08-0.41 in the rows it slowed, 0.00 in the others.
+STEAL_LIMIT = 0.02
 
 
 def parse_args() -> argparse.Namespace:
@@ -78,7 +87,8 @@ def parse_args() -> argparse.Namespace:
                         help="run the frontier rows this many times, alternating, and judge the median of the "
                              "rounds' ratios (each round's 2 processes against its own 1: the machine's drift "
                              "between rounds cancels; every other round in the reverse order, so a drift "
-                             "within rounds favours neither; on a shared VM one round varies by +-10%%)")
+                             "within rounds favours neither; on a shared VM one round varies by +-10%%); a round "
+                             "a row of which lost cores to steal is printed, not judged")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=BENCH / "out" / "scale.json")
     return parser.parse_args()
@@ -95,7 +105,7 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
     prefix = f"bench-scale-{uuid.uuid4().hex[:8]}"
     if frontier:
         command += ["-s", f"FRONTIER_URL={frontier}", "-s", f"FRONTIER_PREFIX={prefix}"]
-    redis_before, mirror_before = redis_cpu(args.redis), own_cpu()
+    redis_before, mirror_before, machine_before = redis_cpu(args.redis), own_cpu(), machine_ticks()
     started = time.perf_counter()
     running = [subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL,
                                 stderr=(logs / f"scale-{processes}-{n}.log").open("w")) for n in range(processes)]
@@ -107,7 +117,8 @@ def row(processes: int, frontier: str | None, sources: Path, server: MirrorServe
             statuses.append(process.returncode)
             cpu += usage.ru_utime + usage.ru_stime
         seconds = time.perf_counter() - started
-    side = {"mirror_cpu_seconds": own_cpu() - mirror_before, "redis_cpu_seconds": redis_cpu(args.redis) - redis_before}
+    side = {"mirror_cpu_seconds": own_cpu() - mirror_before, "redis_cpu_seconds": redis_cpu(args.redis) - redis_before,
+            "machine": machine_cores(machine_before, seconds)}
     if frontier:  # the finished run's record and the hosts' delays
         import redis
 
@@ -161,6 +172,28 @@ class RequestClock:
                 "steady_pages_per_second": pages * 0.8 / (ninetieth - tenth)}
 
 
+def machine_ticks() -> list[int] | None:
+    """The whole machine's CPU time so far, in clock ticks, as /proc/stat's first line counts it
+    (user nice system idle iowait irq softirq steal); None where there is no /proc/stat."""
+    try:
+        with open("/proc/stat") as stat:
+            return [int(n) for n in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def machine_cores(before: list[int] | None, seconds: float) -> dict | None:
+    """How many of the machine's cores sat idle (waiting for I/O included) and how many the
+    hypervisor gave to other guests (steal) over a row: a row with cores stolen ran on less
+    than the machine, and the ratio of its round says so, not the crawler."""
+    after = machine_ticks()
+    if before is None or after is None:
+        return None
+    delta = [b - a for a, b in zip(before, after)]
+    per_second = os.sysconf("SC_CLK_TCK") * seconds
+    return {"idle_cores": (delta[3] + delta[4]) / per_second, "steal_cores": delta[7] / per_second}
+
+
 def own_cpu() -> float:
     """CPU seconds of this process so far: the mirror's threads, as the crawls wait in wait4."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -184,7 +217,8 @@ def floor_row(processes: int, work: Path, server: MirrorServer, urls: list[str],
     ``processes``-th), each page through plain trafilatura; wall seconds to the last exit."""
     extract = ["--extract-inline"] if args.extract_workers == "0" else \
         ["--extract-workers", args.extract_workers or str(os.cpu_count() or 1)]
-    cpu_before = children_cpu()  # the bare spiders are the only children reaped meanwhile
+    # the bare spiders are the only children reaped meanwhile
+    cpu_before, machine_before = children_cpu(), machine_ticks()
     started = time.perf_counter()
     running = []
     for n in range(processes):
@@ -197,7 +231,8 @@ def floor_row(processes: int, work: Path, server: MirrorServer, urls: list[str],
     seconds = time.perf_counter() - started
     extracted = sum(last_json_line(out)["extracted"] for out in outputs if out.strip())
     return {"processes": processes, "floor": True, "seconds": seconds, "extracted": extracted,
-            "statuses": [process.returncode for process in running], "cpu_seconds": children_cpu() - cpu_before}
+            "statuses": [process.returncode for process in running], "cpu_seconds": children_cpu() - cpu_before,
+            "machine": machine_cores(machine_before, seconds)}
 
 
 def children_cpu() -> float:
@@ -280,7 +315,8 @@ def print_round(turn: int, rows: list[dict], floors: list[dict]) -> None:
     floor_rows = [f for f in floors if f["round"] == turn]
     [floor] = two_over_one(floor_rows, turn) or [None]
     if ratio is not None:
-        print(f"round {turn}: 2 processes / 1 process {ratio:.2f}x{made_of(frontier)}"
+        stolen = "" if undisturbed(frontier) else f" (cores stolen from a row, over {STEAL_LIMIT}: not judged)"
+        print(f"round {turn}: 2 processes / 1 process {ratio:.2f}x{made_of(frontier)}{stolen}"
               + (f"; floor {floor:.2f}x{made_of(floor_rows)}" if floor is not None else ""), flush=True)
         print(f"round {turn}: where the time went{phases_of(frontier)}", flush=True)
 
@@ -336,7 +372,7 @@ def print_row(result: dict, rows: list[dict], pages: int) -> None:
     cpu = result["cpu_seconds"] * 1000 / pages
     side = (result["mirror_cpu_seconds"] + result["redis_cpu_seconds"]) * 1000 / pages
     print(f"{what:28}{result['seconds']:>9.1f} s{rate:>9.1f} pages/s{ratio:>8}{cpu:>9.1f} ms CPU/page"
-          f"{cores(result):>6.2f} cores{side:>6.1f} ms mirror+Redis{check}{status}", flush=True)
+          f"{cores(result):>6.2f} cores{side:>6.1f} ms mirror+Redis{machine_of(result)}{check}{status}", flush=True)
 
 
 def print_floor(result: dict, floors: list[dict], pages: int) -> None:
@@ -347,7 +383,15 @@ def print_floor(result: dict, floors: list[dict], pages: int) -> None:
         f"  ({result['extracted']} of {pages} pages extracted, exit statuses {result['statuses']})"
     cpu = result["cpu_seconds"] * 1000 / pages
     print(f"{what:28}{result['seconds']:>9.1f} s{pages / result['seconds']:>9.1f} pages/s{ratio:>8}{cpu:>9.1f} ms CPU/page"
-          f"{cores(result):>6.2f} cores{check}", flush=True)
+          f"{cores(result):>6.2f} cores{'':>20}{machine_of(result)}{check}", flush=True)
+
+
+def machine_of(result: dict) -> str:
+    """'  machine: 0.10 cores idle, 0.00 stolen' (nothing where /proc/stat is not there)."""
+    machine = result.get("machine")
+    if not machine:
+        return ""
+    return f"  machine: {machine['idle_cores']:.2f} cores idle, {machine['steal_cores']:.2f} stolen"
 
 
 def floor_did_all(result: dict, pages: int) -> bool:
@@ -362,13 +406,37 @@ def two_over_one(rows: list[dict], rounds: int) -> list[float]:
             if (turn, 1) in seconds and (turn, 2) in seconds]
 
 
-def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> None:
-    ratios = two_over_one([r for r in rows if r["frontier"]], args.rounds)
-    two = statistics.median(ratios) if ratios else None
-    verdict = "n/a" if two is None else ("PASS" if two >= TARGET_TWO else "FAIL")
+def undisturbed(rows: list[dict]) -> bool:
+    """No row of these lost more than STEAL_LIMIT cores to steal (or the machine cannot tell)."""
+    return all(not r.get("machine") or r["machine"]["steal_cores"] <= STEAL_LIMIT for r in rows)
+
+
+def judged_rounds(rows: list[dict], rounds: int) -> list[int]:
+    """The rounds whose frontier rows all ran undisturbed: those the target is judged on."""
+    turns = [[r for r in rows if r["frontier"] and r["round"] == turn] for turn in range(1, rounds + 1)]
+    return [turn for turn, of_turn in enumerate(turns, 1) if of_turn and undisturbed(of_turn)]
+
+
+def median_line(ratios: list[float]) -> str:
+    """'1.62x, median of 3 rounds: 1.60 1.62 1.70' (or '1.62x' for one round)."""
     spread = f", median of {len(ratios)} rounds: {' '.join(f'{r:.2f}' for r in ratios)}" if len(ratios) > 1 else ""
-    print(f"2 processes / 1 process: {two:.2f}x{spread} (target >= {TARGET_TWO})  {verdict}" if two is not None else
-          "2 processes / 1 process: not measured")
+    return f"{statistics.median(ratios):.2f}x{spread}"
+
+
+def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> None:
+    frontier = [r for r in rows if r["frontier"]]
+    ratios = two_over_one(frontier, args.rounds)
+    judged = judged_rounds(frontier, args.rounds)
+    judged_ratios = two_over_one([r for r in frontier if r["round"] in judged], args.rounds)
+    two = statistics.median(judged_ratios) if judged_ratios else None
+    verdict = "n/a" if two is None else ("PASS" if two >= TARGET_TWO else "FAIL")
+    if ratios:
+        print(f"2 processes / 1 process, every round: {median_line(ratios)}")
+    if two is not None:
+        print(f"2 processes / 1 process, the rounds no row of which lost over {STEAL_LIMIT} cores to steal: "
+              f"{median_line(judged_ratios)} (target >= {TARGET_TWO})  {verdict}")
+    else:
+        print(f"2 processes / 1 process: {'no round ran without steal' if ratios else 'not measured'}  {verdict}")
     steady = steady_ratios(rows, args.rounds)
     if steady:
         print(f"between 10 % and 90 % of the pages (start and end left out): 2 processes / 1 process "
@@ -380,7 +448,8 @@ def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> No
               + (f", median of {len(floor_ratios)} rounds: {' '.join(f'{r:.2f}' for r in floor_ratios)}"
                  if len(floor_ratios) > 1 else ""))
     args.out.write_text(json.dumps({"code": code_state(), "pages": args.pages, "rows": rows,
-                                    "ratios_two": ratios, "ratio_two": two, "verdict": verdict,
+                                    "ratios_two": ratios, "judged_rounds": judged, "judged_ratios_two": judged_ratios,
+                                    "ratio_two": two, "verdict": verdict,
                                     "steady_ratios_two": steady, "floors": floors,
                                     "floor_ratios_two": floor_ratios, "floor_ratio_two": floor}, indent=2))
     print(f"results: {args.out}")

@@ -2,8 +2,10 @@
 by bench/, never asserted here (a shared machine makes timings noise)."""
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -114,3 +116,42 @@ def test_scale_prints_the_frontier_rows_and_their_floor(tmp_path):
                                       r["processes"] == n) for n in (1, 2)] for turn in (1, 2)]
               if one["phases"] and two["phases"]]
     assert result["steady_ratios_two"] == pytest.approx(steady), result
+    # and what the whole machine did meanwhile: its idle cores and those the hypervisor took (Linux)
+    if Path("/proc/stat").exists():
+        for row in result["rows"] + result["floors"]:
+            machine = row["machine"]
+            assert 0 <= machine["idle_cores"] <= os.cpu_count() and 0 <= machine["steal_cores"] <= os.cpu_count(), row
+            assert f"machine: {machine['idle_cores']:.2f} cores idle, {machine['steal_cores']:.2f} stolen" in stdout
+    assert "2 processes / 1 process, every round: " in stdout, stdout
+    assert result["judged_ratios_two"] == [result["ratios_two"][turn - 1] for turn in result["judged_rounds"]], result
+
+
+def test_scale_judges_only_the_rounds_no_row_of_which_lost_cores_to_steal(capsys, tmp_path):
+    """A round with a row the hypervisor slowed (steal over STEAL_LIMIT cores) is printed, not
+    judged, whichever of its rows it slowed; a machine without /proc/stat judges every round."""
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    import argparse
+
+    from scale import STEAL_LIMIT, judged_rounds, report
+
+    def frontier_row(turn, processes, seconds, steal):
+        machine = None if steal is None else {"idle_cores": 0.1, "steal_cores": steal}
+        return {"round": turn, "processes": processes, "frontier": True, "seconds": seconds, "phases": None,
+                "machine": machine}
+
+    rows = [frontier_row(1, 1, 30.0, 0.0), frontier_row(1, 2, 20.0, 0.0),  # 1.50x, undisturbed
+            frontier_row(2, 1, 40.0, 0.41), frontier_row(2, 2, 20.0, 0.0),  # 2.00x: the 1-process row slowed
+            frontier_row(3, 1, 30.0, 0.0), frontier_row(3, 2, 25.0, STEAL_LIMIT * 2),  # 1.20x: the 2-process one
+            frontier_row(4, 1, 33.0, STEAL_LIMIT), frontier_row(4, 2, 20.0, None)]  # 1.65x, at the limit; unknown
+    assert judged_rounds(rows, 4) == [1, 4]
+    args = argparse.Namespace(rounds=4, pages=1000, out=tmp_path / "scale.json")
+    report(rows, [], args)
+    printed = capsys.readouterr().out
+    result = json.loads(args.out.read_text())
+    assert result["ratios_two"] == [1.5, 2.0, 1.2, 1.65] and result["judged_ratios_two"] == [1.5, 1.65]
+    assert result["ratio_two"] == pytest.approx(1.575) and result["verdict"] == "FAIL", printed
+    assert "every round: 1.57x, median of 4 rounds: 1.50 2.00 1.20 1.65" in printed, printed
+    assert "lost over 0.02 cores to steal: 1.57x, median of 2 rounds: 1.50 1.65 (target >= 1.6)  FAIL" in printed
+    report([r for r in rows if r["round"] in (2, 3)], [], args)
+    assert "no round ran without steal  n/a" in capsys.readouterr().out
+    assert json.loads(args.out.read_text())["judged_rounds"] == []
