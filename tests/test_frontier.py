@@ -167,7 +167,10 @@ def test_two_processes_share_one_slot_per_host(tmp_path, frontier):
 def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):
     """`archive recrawl --worker` seeds nothing and takes no lock: it joins the live run."""
     _, prefix = frontier
-    urls, seeds = make_web(tmp_path, 40, delay=0.2)
+    # 8 pages a host, one at a time across both processes: >= 4 s of crawl. The worker finds the
+    # run at its next look (POLL, 1 s) and opens its crawl; on a loaded machine that took 2 s
+    # after the seeding, when 0.2 s a page had left it 4 queued requests and none to take.
+    urls, seeds = make_web(tmp_path, 40, delay=0.5)
     archive = tmp_path / "archive.db"
     settings = ("-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1")
     with CountingMirror(tmp_path / "web") as mirror:
