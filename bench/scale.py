@@ -307,10 +307,15 @@ def in_turn(counts: list[int], turn: int) -> list[int]:
     return counts if turn % 2 else counts[::-1]
 
 
+def frontier_rows(rows: list[dict], turn: int) -> list[dict]:
+    """Round ``turn``'s rows on the frontier (its 1, 2, 3 processes)."""
+    return [r for r in rows if r["frontier"] and r["round"] == turn]
+
+
 def print_round(turn: int, rows: list[dict], floors: list[dict]) -> None:
     """The round's 2 / 1 ratios, once both of its rows are in (in either order), each as
     cores busy with 2 / cores busy with 1 / CPU a page of 2 over 1's."""
-    frontier = [r for r in rows if r["frontier"] and r["round"] == turn]
+    frontier = frontier_rows(rows, turn)
     [ratio] = two_over_one(frontier, turn) or [None]
     floor_rows = [f for f in floors if f["round"] == turn]
     [floor] = two_over_one(floor_rows, turn) or [None]
@@ -340,7 +345,7 @@ def steady_ratios(rows: list[dict], rounds: int) -> list[float]:
     """Each round's 2 / 1 ratio of the steady rates, for the rounds whose two rows had one."""
     ratios = []
     for turn in range(1, rounds + 1):
-        phases = {r["processes"]: r["phases"] for r in rows if r["frontier"] and r["round"] == turn}
+        phases = {r["processes"]: r["phases"] for r in frontier_rows(rows, turn)}
         if phases.get(1) and phases.get(2):
             ratios.append(steady_ratio(phases[1], phases[2]))
     return ratios
@@ -413,7 +418,7 @@ def undisturbed(rows: list[dict]) -> bool:
 
 def judged_rounds(rows: list[dict], rounds: int) -> list[int]:
     """The rounds whose frontier rows all ran undisturbed: those the target is judged on."""
-    turns = [[r for r in rows if r["frontier"] and r["round"] == turn] for turn in range(1, rounds + 1)]
+    turns = [frontier_rows(rows, turn) for turn in range(1, rounds + 1)]
     return [turn for turn, of_turn in enumerate(turns, 1) if of_turn and undisturbed(of_turn)]
 
 
@@ -440,13 +445,11 @@ def report(rows: list[dict], floors: list[dict], args: argparse.Namespace) -> No
     steady = steady_ratios(rows, args.rounds)
     if steady:
         print(f"between 10 % and 90 % of the pages (start and end left out): 2 processes / 1 process "
-              f"{statistics.median(steady):.2f}x, median of {len(steady)} rounds: {' '.join(f'{r:.2f}' for r in steady)}")
+              f"{median_line(steady)}")
     floor_ratios = two_over_one([f for f in floors if floor_did_all(f, args.pages)], args.rounds)
     floor = statistics.median(floor_ratios) if floor_ratios else None
     if floor is not None:
-        print(f"floor, 2 bare spiders / 1 (no coordination, nothing stored): {floor:.2f}x"
-              + (f", median of {len(floor_ratios)} rounds: {' '.join(f'{r:.2f}' for r in floor_ratios)}"
-                 if len(floor_ratios) > 1 else ""))
+        print(f"floor, 2 bare spiders / 1 (no coordination, nothing stored): {median_line(floor_ratios)}")
     args.out.write_text(json.dumps({"code": code_state(), "pages": args.pages, "rows": rows,
                                     "ratios_two": ratios, "judged_rounds": judged, "judged_ratios_two": judged_ratios,
                                     "ratio_two": two, "verdict": verdict,
