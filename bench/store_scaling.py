@@ -40,6 +40,7 @@ from crawler.archive.models import ArticleRow, ArticleUrl, ArticleVersion, Simha
 from crawler.archive.records import FetchRecord  # noqa: E402
 from crawler.archive.runs import start_run  # noqa: E402
 from crawler.archive.sources import sync_sources  # noqa: E402
+from crawler.archive.search import index_pending_versions  # noqa: E402
 from crawler.archive.store import Archive  # noqa: E402
 from crawler.archive.visits import record_fetches  # noqa: E402
 from crawler.dedup import simhash_bands, version_hash  # noqa: E402
@@ -173,6 +174,7 @@ def bulk_generate(archive: Archive, size: int, revisit_ids: set[int], words: lis
                 rows = []
         if rows:
             insert_chunk(connection, rows)
+        index_pending_versions(connection)  # as the store does before each batch's COMMIT
     return revisits
 
 

@@ -20,8 +20,8 @@ from .archive.schema_docs import FTS, LATEST_VERSIONS, TABLES, VIEWS, column_des
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 PACKAGE = "news-archive-crawler"
-# tables Datasette need not list: Alembic's bookkeeping
-HIDDEN = ("alembic_version",)
+# tables Datasette need not list: Alembic's bookkeeping, the versions a store has not yet indexed
+HIDDEN = ("alembic_version", "articles_fts_pending")
 # where Datasette's table search looks: the FTS rowid is the version's id
 SEARCHABLE = {"latest_versions": "version_id", "article_versions": "id"}
 

@@ -47,9 +47,9 @@ def test_the_readme_lists_the_view_columns_of_schema_docs():
 
 def test_every_table_view_and_column_gets_a_description():
     tables = metadata("archive")["databases"]["archive"]["tables"]
-    assert tables["alembic_version"] == {"hidden": True}
+    assert tables["alembic_version"] == tables["articles_fts_pending"] == {"hidden": True}
     for name, table in tables.items():
-        if name == "alembic_version":
+        if table.get("hidden"):
             continue
         assert table["description"], name
         assert table["columns"] and all(table["columns"].values()), name

@@ -186,3 +186,40 @@ def test_fts_merges_eight_segments_at_a_time_on_sqlite(tmp_path):
     downgrade(engine, "0010")
     assert automerge() == 4
     engine.dispose()
+
+
+def test_fts_indexing_per_batch_upgrades_and_downgrades_with_versions_pending(tmp_path):
+    """0013: the insert trigger notes a new version in articles_fts_pending (the store indexes
+    them per batch); the downgrade indexes what is still pending and puts 0002's row triggers back."""
+    from sqlalchemy import text
+
+    path = tmp_path / "archive.db"
+    engine = create_archive_engine(f"sqlite:///{path}")
+    upgrade(engine, "0012")
+    version = ("INSERT INTO article_versions (id, article_id, version, fetched_at, title, authors, tags, text, content_hash)"
+               " VALUES (:id, 1, :version, '2025-07-01', 't', '[]', '[]', :text, 'h')")
+
+    def found(words: str) -> int:
+        with sqlite3.connect(path) as db:
+            return db.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", (words,)).fetchone()[0]
+
+    with engine.begin() as db:
+        db.execute(text("INSERT INTO sources (id, name, language, timezone, domains) VALUES (1, 'znews', 'vi', 'UTC', '[]')"))
+        db.execute(text("INSERT INTO articles (id, source_id, url, first_seen_at, last_fetched_at, last_changed_at) "
+                        "VALUES (1, 1, 'https://znews.vn/a', '2025-07-01', '2025-07-01', '2025-07-01')"))
+        db.execute(text(version), {"id": 1, "version": 1, "text": "first words"})
+    assert found("first") == 1
+    upgrade(engine)
+    assert found("first") == 1 and "articles_fts_pending" in names(path, "table")
+    with engine.begin() as db:  # written by hand: pending until a store indexes it, or the downgrade
+        db.execute(text(version), {"id": 2, "version": 2, "text": "second words"})
+    assert (found("first"), found("second")) == (1, 0)
+    downgrade(engine, "0012")
+    assert (found("first"), found("second")) == (0, 1) and "articles_fts_pending" not in names(path, "table")
+    with engine.begin() as db:  # 0002's trigger again: indexed by its INSERT
+        db.execute(text(version), {"id": 3, "version": 3, "text": "third words"})
+    assert (found("second"), found("third")) == (0, 1)
+    upgrade(engine)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM articles_fts_pending").fetchone()[0] == 0
+    engine.dispose()

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Integer, String, Text, and_, column, or_, select, table, text
+from sqlalchemy import Connection, Integer, String, Text, and_, column, or_, select, table, text
 
 from .models import UTCDateTime
 from .store import Archive
@@ -110,6 +110,41 @@ def search(archive: Archive, terms: str, source: str | None = None, limit: int =
 
 
 # -- SQLite: FTS5 --------------------------------------------------------------
+
+# The versions a transaction stores wait in articles_fts_pending (its trigger, migration 0013) and
+# join the index here, in two statements: FTS5 writes a segment of its index at each statement
+# savepoint, so indexing each version from its own INSERT made a segment a page, and merging them
+# was most of the index's cost. Rows in ascending rowid order: FTS5 also starts a segment when
+# the rowids it is given go down. CROSS JOIN is SQLite's way to fix the join order: the few pending
+# rows drive the loop (left to itself the planner scanned every version, to skip the sort).
+INDEX_PENDING = (
+    # each pending version's predecessor leaves the index, unless it is pending too (never indexed)
+    """INSERT INTO articles_fts(articles_fts, rowid, title, summary, text)
+       SELECT 'delete', old.id, old.title, old.summary, old.text
+       FROM articles_fts_pending AS p
+       CROSS JOIN article_versions AS new ON new.id = p.version_id
+       CROSS JOIN article_versions AS old ON old.article_id = new.article_id AND old.version = new.version - 1
+       WHERE old.id NOT IN (SELECT version_id FROM articles_fts_pending)
+       ORDER BY old.id""",
+    # and each article's newest pending version joins it
+    """INSERT INTO articles_fts(rowid, title, summary, text)
+       SELECT new.id, new.title, new.summary, new.text
+       FROM articles_fts_pending AS p CROSS JOIN article_versions AS new ON new.id = p.version_id
+       WHERE NOT EXISTS (SELECT 1 FROM article_versions AS newer
+                         WHERE newer.article_id = new.article_id AND newer.version = new.version + 1
+                           AND newer.id IN (SELECT version_id FROM articles_fts_pending))
+       ORDER BY p.version_id""",
+    "DELETE FROM articles_fts_pending",
+)
+
+
+def index_pending_versions(connection: Connection) -> None:
+    """Index the versions stored in this transaction so far (SQLite; PostgreSQL's trigger
+    keeps its index itself). The store calls it at the end of each batch, before COMMIT."""
+    if connection.dialect.name == "sqlite":
+        for statement in INDEX_PENDING:
+            connection.exec_driver_sql(statement)
+
 
 
 def fts5_query(terms: list[Term]) -> str:

@@ -57,6 +57,7 @@ from ..schedule import RevisitPolicy
 from . import versions
 from .models import ArticleRow, ArticleUrl, ArticleVersion, Fetch, SourceRow
 from .records import FetchRecord
+from .search import index_pending_versions
 from .store import Archive, own_url, pick_article, utcnow
 
 logger = logging.getLogger(__name__)
@@ -418,7 +419,8 @@ class _Writer:
     # -- writing what the batch decided ----------------------------------------------
 
     def flush(self) -> None:
-        """The batch's fetch rows, authors and article updates: one executemany each."""
+        """The batch's fetch rows, authors and article updates: one executemany each; then
+        its new versions join the full-text index, together."""
         if self.fetches:
             self.connection.execute(insert(Fetch), self.fetches)
         versions.write_authors(self.connection, self.known)
@@ -428,6 +430,7 @@ class _Writer:
                 update(ArticleRow).where(ArticleRow.id == bindparam("b_id"))
                 .values({c: bindparam(f"b_{c}") for c in columns}),
                 [{"b_id": s["id"], **{f"b_{c}": s[c] for c in columns}} for s in self.dirty.values()])
+        index_pending_versions(self.connection)
         self.fetches, self.dirty = [], {}
 
 
