@@ -23,7 +23,7 @@ Create Date: 2026-12-07 17:30:00
 
 from __future__ import annotations
 
-from alembic import op
+from alembic import context, op
 
 revision = "0013"
 down_revision = "0012"
@@ -46,20 +46,10 @@ PENDING_TRIGGERS = [
     END""",
 ]
 
-# 0002's triggers, as 0002 made them
-ROW_TRIGGERS = [
-    """CREATE TRIGGER article_versions_fts_insert AFTER INSERT ON article_versions BEGIN
-        INSERT INTO articles_fts(articles_fts, rowid, title, summary, text)
-            SELECT 'delete', id, title, summary, text FROM article_versions
-            WHERE article_id = NEW.article_id AND version = NEW.version - 1;
-        INSERT INTO articles_fts(rowid, title, summary, text) VALUES (NEW.id, NEW.title, NEW.summary, NEW.text);
-    END""",
-    """CREATE TRIGGER article_versions_fts_delete AFTER DELETE ON article_versions BEGIN
-        INSERT INTO articles_fts(articles_fts, rowid, title, summary, text)
-            SELECT 'delete', OLD.id, OLD.title, OLD.summary, OLD.text
-            WHERE NOT EXISTS (SELECT 1 FROM article_versions WHERE article_id = OLD.article_id AND version > OLD.version);
-    END""",
-]
+
+def _row_triggers() -> list[str]:
+    """0002's triggers, as 0002 made them (its list: the FTS5 table, then the two triggers)."""
+    return context.script.get_revision("0002").module.FTS_SQLITE[1:]
 
 
 def _replace_triggers(triggers: list[str]) -> None:
@@ -86,5 +76,5 @@ def downgrade() -> None:
         op.execute("""INSERT INTO articles_fts(rowid, title, summary, text)
                       SELECT v.id, v.title, v.summary, v.text FROM article_versions v
                       WHERE v.version = (SELECT max(version) FROM article_versions WHERE article_id = v.article_id)""")
-    _replace_triggers(ROW_TRIGGERS)
+    _replace_triggers(_row_triggers())
     op.execute("DROP TABLE articles_fts_pending")
