@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -126,6 +127,27 @@ def test_two_processes_changing_the_same_50_articles_number_their_versions_witho
     numbers = rows(url, "SELECT article_id, min(version), max(version), count(*) FROM article_versions "
                         "GROUP BY article_id")
     assert len(numbers) == ARTICLES and {tuple(r[1:]) for r in numbers} == {(1, 3, 3)}
+
+
+def test_two_processes_changing_the_same_articles_leave_the_search_index_on_each_newest_version(url):
+    """The full-text index after the race above: one entry an article, its newest version's
+    (SQLite's is written per batch from articles_fts_pending, migration 0013)."""
+    archive = Archive.open(url)
+    sync_sources(archive.engine, load_sources().values())
+    for batch in visits("Bản đầu", 0, False):
+        record_fetches(archive, batch)
+    archive.close()
+    in_processes(store_at_once, (url, "Bản sửa A", 10, False), (url, "Bản sửa B", 11, True))
+    newest = set(rows(url, "SELECT id FROM article_versions v WHERE version = "
+                           "(SELECT max(version) FROM article_versions WHERE article_id = v.article_id)"))
+    assert len(newest) == ARTICLES
+    if url.startswith("sqlite"):
+        assert set(rows(url, "SELECT rowid FROM articles_fts WHERE articles_fts MATCH 'the gioi'")) == newest
+        assert rows(url, "SELECT count(*) FROM articles_fts_pending") == [(0,)]
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as db:  # FTS5's own check: raises if corrupt
+            db.execute("INSERT INTO articles_fts(articles_fts) VALUES ('integrity-check')")
+    else:
+        assert set(rows(url, "SELECT version_id FROM articles_search")) == newest
 
 
 def test_simultaneous_first_runs_on_an_empty_archive_all_succeed(url):
