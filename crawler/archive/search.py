@@ -146,7 +146,6 @@ def index_pending_versions(connection: Connection) -> None:
             connection.exec_driver_sql(statement)
 
 
-
 def fts5_query(terms: list[Term]) -> str:
     """An FTS5 MATCH expression in which every term is a quoted string: no user syntax.
 
