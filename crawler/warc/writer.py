@@ -34,9 +34,10 @@ from .repair import OPEN_SUFFIX, is_file_of, lock_exclusively, repair_directory
 
 logger = logging.getLogger(__name__)
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
-# libdeflate's level: 9 made the bench pages' records 0.5 % smaller than zlib's 9 in 60 % of
-# its time (a page here and there a few bytes larger); 10 and over take 6-15 times as long for 2 % less.
-GZIP_LEVEL = 9
+# libdeflate's level: 8 makes real news pages (the AEB's 181, 174 KB each) 0.9 % smaller than
+# zlib's 9 in 10 % less time than its own 9, which would save 0.04 % more; 7 is 0.5 % larger
+# than 8, and 10 and over take 6-15 times as long for 2 % less (bench/README section 3).
+GZIP_LEVEL = 8
 # builds the records (no state of its own): made once, not once per exchange
 RECORDS = RecordBuilder(warc_version="1.1")
 # serialises them, plain: made once, not once per record (each WARCWriter asks gethostname())
@@ -215,7 +216,7 @@ def _write_all(fd: int, data: bytes) -> None:
 def _serialise(record) -> bytes:  # noqa: ANN001
     """The record as one gzip member. warcio writes it plain and libdeflate compresses it:
     at GZIP_LEVEL it is smaller than warcio's own gzip (zlib level 9) and takes ~40 % less
-    CPU (bench/README section 7), the larger part of the writer process's work per page."""
+    CPU (bench/README sections 3 and 7), the larger part of the writer process's work per page."""
     buffer = io.BytesIO()
     # what write_record() does, to a stream given per call rather than the writer's own
     # (test_warc reads every record back through warcio: a warcio that changes this fails it)
