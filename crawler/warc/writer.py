@@ -215,8 +215,8 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _serialise(record) -> bytes:  # noqa: ANN001
     """The record as one gzip member. warcio writes it plain and libdeflate compresses it:
-    at GZIP_LEVEL it is smaller than warcio's own gzip (zlib level 9) and takes ~40 % less
-    CPU (bench/README sections 3 and 7), the larger part of the writer process's work per page."""
+    at GZIP_LEVEL it is smaller than warcio's own gzip (zlib level 9) and takes about half
+    the CPU (bench/README sections 3 and 7), the larger part of the writer process's work per page."""
     buffer = io.BytesIO()
     # what write_record() does, to a stream given per call rather than the writer's own
     # (test_warc reads every record back through warcio: a warcio that changes this fails it)
