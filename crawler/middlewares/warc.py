@@ -30,8 +30,11 @@ from ..warc.process import WriterProcess
 
 logger = logging.getLogger(__name__)
 
-# Seconds a partial chunk of exchanges waits for more before it is sent to the writer.
-SEND_AFTER = 0.05
+# Seconds a partial chunk of exchanges waits for more before it is sent to the writer, if
+# neither fills it nor needs its records first (the archive pipeline ships the chunk when it
+# stores a batch): ARCHIVE_BATCH_WAIT's default, so a slow crawl's raw pages reach the disk as
+# soon as before its visits reach the archive.
+SEND_AFTER = 0.5
 
 
 class WarcMiddleware:
@@ -57,10 +60,10 @@ class WarcMiddleware:
             body=response.body, protocol=response.protocol or "HTTP/1.1",
             prior=request.meta.get("archive_capture"))
         request.meta["warc"] = self.writer.write(exchange)
-        if len(self.writer.pending) == 1:  # ship a partial chunk soon, whatever follows
+        if len(self.writer.pending) == 1:  # ship this chunk in time, whatever follows
             from twisted.internet import reactor
 
-            reactor.callLater(SEND_AFTER, self.writer.send)
+            reactor.callLater(SEND_AFTER, self.writer.send, self.writer.chunk_number)
         return response
 
     def _on_writer_thread_error(self, error: BaseException, count: int) -> None:

@@ -39,6 +39,7 @@ from ..items import ArchivedVisit, DiscoveryItem, PageItem
 from ..middlewares.failures import request_failed
 from ..outage import FINISH_WHY
 from ..sources import sources_from_settings
+from ..warc.process import RecordFuture
 
 logger = logging.getLogger(__name__)
 # Seconds between two looks, while a batch waits, at whether the crawl has anything left to
@@ -318,8 +319,10 @@ def _write(archive: Archive, discoveries: list[DiscoveryRecord], records: list[F
 
 
 async def _warc_record(warc: Future | dict | None) -> dict | None:
-    """Where WarcMiddleware's writer put this exchange (by flush time it is nearly always
-    written); raises what stopped the writer."""
+    """Where WarcMiddleware's writer put this exchange, shipping the chunk it waits in if it
+    is still filling; raises what stopped the writer."""
     if not isinstance(warc, Future):
         return warc
+    if isinstance(warc, RecordFuture):
+        warc.send()
     return asdict(warc.result() if warc.done() else await asyncio.wrap_future(warc))

@@ -1,9 +1,14 @@
 """A WARC writer in its own process, so writing never competes with the crawl for the
 GIL. This module imports only warcio and libdeflate: the process starts fast.
 
-Exchanges are sent in small chunks, one inter-process call per chunk: a call per
-exchange kept the executor's threads busy enough to slow a 304 re-crawl by ~1 ms a
-page (bench/recrawl.py).
+Exchanges are sent in chunks, one inter-process call per chunk: a call per exchange
+kept the executor's threads busy enough to slow a 304 re-crawl by ~1 ms a page
+(bench/recrawl.py). A chunk goes when it is full, when a reader needs one of its records'
+places (``RecordFuture.send``: the archive pipeline storing a batch), or when its timer
+runs out, whichever comes first. Each chunk wakes the writer process and the executor's
+threads, and on this VM a wake-up costs tens of µs of CPU and then cold caches: a 50 ms
+timer alone made chunks of 2-3 exchanges, which cost the writer process ~0.1-0.2 ms a page
+more than the ~25 it now gets (bench/README section 3).
 """
 
 from __future__ import annotations
@@ -58,6 +63,20 @@ def _close() -> None:
     _writer.close()
 
 
+class RecordFuture(Future):
+    """Where a record lies, once written. Pending: its exchange waits in the partial chunk;
+    running: the chunk is with the writer process; done: written (or failed)."""
+
+    def __init__(self, writer: WriterProcess):
+        super().__init__()
+        self._writer = writer
+
+    def send(self) -> None:
+        """Ship the partial chunk this record waits in, for a reader that needs its place now."""
+        if not (self.running() or self.done()):
+            self._writer.send()
+
+
 class WriterProcess:
     """Records are written in submission order by one process; ``write`` returns a future,
     resolved once its chunk is written (``send`` ships a partial chunk). A chunk that
@@ -71,6 +90,7 @@ class WriterProcess:
         self.pool = self._start()
         self.restarts = 0
         self.pending: list[tuple[Exchange, Future]] = []
+        self.chunk_number = 0  # of the chunk being filled
         self.lock = threading.Lock()
         self.on_error = on_error or (lambda error, count: None)
 
@@ -79,8 +99,8 @@ class WriterProcess:
         return ProcessPoolExecutor(max_workers=1, mp_context=spawn_context(),
                                    initializer=_open, initargs=self.writer_args)
 
-    def write(self, exchange: Exchange) -> Future:
-        future: Future = Future()
+    def write(self, exchange: Exchange) -> RecordFuture:
+        future = RecordFuture(self)
         with self.lock:
             self.pending.append((exchange, future))
             full = len(self.pending) >= CHUNK
@@ -88,12 +108,20 @@ class WriterProcess:
             self.send()
         return future
 
-    def send(self) -> None:
+    def send(self, chunk_number: int | None = None) -> None:
+        """Ship the partial chunk; with ``chunk_number``, only if that chunk is still the one
+        being filled (a timer set for a chunk that has gone since leaves the next one alone)."""
         with self.lock:
+            if chunk_number is not None and chunk_number != self.chunk_number:
+                return
             chunk, self.pending = self.pending, []
+            if chunk:
+                self.chunk_number += 1
         if not chunk:
             return
         futures = [future for _, future in chunk]
+        for future in futures:
+            future.set_running_or_notify_cancel()
         try:
             written = self._submit([exchange for exchange, _ in chunk])
         except RuntimeError as exc:  # BrokenProcessPool, once out of restarts
@@ -120,11 +148,13 @@ class WriterProcess:
             self._fail(futures, error)
             return
         for future, ref in zip(futures, done.result()):
-            future.set_result(ref)
+            if not future.cancelled():  # an await given up (asyncio.wrap_future cancels): written all the same
+                future.set_result(ref)
 
     def _fail(self, futures: list[Future], error: BaseException) -> None:
         for future in futures:
-            future.set_exception(error)
+            if not future.cancelled():
+                future.set_exception(error)
         self.on_error(error, len(futures))
 
     def close(self) -> None:
