@@ -30,10 +30,10 @@ from ..warc.process import WriterProcess
 
 logger = logging.getLogger(__name__)
 
-# Seconds a partial chunk of exchanges waits for more before it is sent to the writer, if
-# neither fills it nor needs its records first (the archive pipeline ships the chunk when it
-# stores a batch): ARCHIVE_BATCH_WAIT's default, so a slow crawl's raw pages reach the disk as
-# soon as before its visits reach the archive.
+# Seconds a partial chunk of exchanges waits for more before it goes to the writer, when nothing
+# fills it or needs its records first (the archive pipeline ships the chunk as it stores a batch):
+# a backstop for the exchanges no visit waits for (robots.txt, feeds, sitemaps), at
+# ARCHIVE_BATCH_WAIT's default.
 SEND_AFTER = 0.5
 
 
