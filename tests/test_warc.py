@@ -23,6 +23,7 @@ from crawler.mirror import MirrorServer
 from crawler.reextract import rebuild
 from crawler.warc.reader import read_record
 from tests.conftest import PROJECT_ROOT, query, run_crawl
+from tests.test_warc_concurrency import exchange
 
 ZNEWS = "https://znews.vn/cuoc-choi-lon-cua-mark-zuckerberg-post1556369.html"
 
@@ -240,13 +241,6 @@ def test_each_record_is_one_gzip_member_no_larger_than_warcios_own(tmp_path):
     assert ours <= theirs_in_all
 
 
-def _exchange(n: int):
-    from crawler.warc.writer import Exchange
-
-    return Exchange(f"https://znews.vn/p{n}-post{n}.html", "GET", [], 200, [("Content-Type", "text/html")],
-                    b"<html><p>%d</p></html>" % n)
-
-
 def test_a_partial_chunk_goes_when_a_reader_needs_one_of_its_records(tmp_path):
     """Exchanges wait in a chunk (crawler/warc/process.py) until it is full, its timer runs
     out, or the archive pipeline needs a record's place to store its batch: then the chunk
@@ -259,14 +253,14 @@ def test_a_partial_chunk_goes_when_a_reader_needs_one_of_its_records(tmp_path):
 
     writer = WriterProcess(tmp_path, 10**9, "test")
     try:
-        first = [writer.write(_exchange(n)) for n in range(3)]
+        first = [writer.write(exchange(n)) for n in range(3)]
         chunk = writer.chunk_number
         time.sleep(0.5)
         assert not any(future.running() or future.done() for future in first)  # nothing ships it by itself
         place = asyncio.run(asyncio.wait_for(_warc_record(first[1]), 10))  # the pipeline storing a batch
         assert place["record_type"] == "response" and place["filename"].endswith(".warc.gz")
         assert all(future.result(10).record_type == "response" for future in first)  # the whole chunk went
-        later = writer.write(_exchange(3))
+        later = writer.write(exchange(3))
         writer.send(chunk)  # the first chunk's timer, late: this chunk is another one
         time.sleep(0.3)
         assert not (later.running() or later.done())
@@ -285,7 +279,7 @@ def test_a_record_nobody_waits_for_any_more_is_written_and_its_chunk_resolved(tm
 
     writer = WriterProcess(tmp_path, 10**9, "test")
     try:
-        futures = [writer.write(_exchange(n)) for n in range(3)]
+        futures = [writer.write(exchange(n)) for n in range(3)]
         assert futures[0].cancel()
         writer.send()
         assert [future.result(10).record_type for future in futures[1:]] == ["response", "response"]
