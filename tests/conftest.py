@@ -80,12 +80,13 @@ def expected_discovery() -> dict:
 
 
 def run_crawl(mirror_url: str, archive: Path, *args: str, check: bool = True,
-              spider: str = "sources") -> subprocess.CompletedProcess:
-    """``scrapy crawl <spider>`` in a subprocess, as a user runs it, against the mirror."""
+              spider: str = "sources", env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``scrapy crawl <spider>`` in a subprocess, as a user runs it, against the mirror
+    (``env``: variables for it alone, added to this process's)."""
     command = [sys.executable, "-m", "scrapy", "crawl", spider,
                "-s", f"MIRROR_URL={mirror_url}", "-s", f"ARCHIVE_URL=sqlite:///{archive}",
                "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "LOG_LEVEL=INFO", *args]
-    env = {k: v for k, v in os.environ.items() if k not in ("ARCHIVE_URL", "MIRROR_URL")}
+    env = {**{k: v for k, v in os.environ.items() if k not in ("ARCHIVE_URL", "MIRROR_URL")}, **(env or {})}
     result = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     if check and result.returncode != 0:
         raise AssertionError(f"crawl failed ({result.returncode}):\n{result.stderr[-4000:]}")

@@ -23,6 +23,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
+from crawler.archive.db import create_archive_engine
+from crawler.archive.store import Archive
 from crawler.diskfull import is_out_of_space
 from crawler.warc import Exchange, WarcWriter
 from crawler.warc.reader import read_record
@@ -113,6 +115,48 @@ def test_a_full_disk_stops_the_crawl_and_keeps_no_version_without_its_raw_captur
         assert re.search(r"crawl run \d+ \(sources\) failed .* \d+ not stored", result.stderr), result.stderr[-2000:]
     # the run failed: the exit status says so (any finish reason but finished / closespider_*)
     assert result.returncode != 0
+
+
+def test_a_full_temporary_directory_does_not_stop_a_crawl(generated, small_disk, tmp_path):
+    """SQLite writes a savepoint's statement journal to its temporary directory unless told
+    to keep it in memory. Each batch is stored in one, so a full /var/tmp (here
+    $SQLITE_TMPDIR) stopped every crawl as 'could not write the archive', about a disk with room."""
+    server, urls = generated
+    full = small_disk("64k")
+    _fill(full)
+    archive = tmp_path / "archive.db"
+    result = run_crawl(server.url, archive, "-s", f"WARC_DIR={tmp_path / 'warc'}", "-a", "urls=" + ",".join(urls[:120]),
+                       env={"SQLITE_TMPDIR": str(full)})
+    assert "out of space" not in result.stderr
+    assert query(archive, "SELECT count(*) FROM article_versions")[0][0] == 120
+
+
+def _fill(disk: Path) -> None:
+    filler = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(filler, b"\0" * 4096)
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(filler)
+
+
+def test_only_a_migration_keeps_its_statement_journals_in_files(tmp_path):
+    """A crawl's (and every other archive writer's) batches are bounded; a migration may
+    rewrite a whole table inside one transaction, whose journal must not fill memory."""
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    archive = Archive.open(url)
+    migration = create_archive_engine(url, foreign_keys=False)
+    try:
+        settings = []
+        for engine in (archive.engine, migration, archive.reader):  # one at a time: each writer begins IMMEDIATE
+            with engine.connect() as connection:
+                settings.append(connection.exec_driver_sql("PRAGMA temp_store").scalar())
+        assert settings == [2, 0, 0]  # 2: MEMORY, 0: the build's default (files)
+    finally:
+        migration.dispose()
+        archive.close()
 
 
 def test_a_write_the_warc_writer_cannot_make_is_an_error_visit_not_a_version(generated, tmp_path):

@@ -151,6 +151,13 @@ def _tune_sqlite(engine: Engine, foreign_keys: bool, writer: bool, readonly: boo
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if writer and foreign_keys:
+            # A crawl's batch is stored in a savepoint, whose statement journal SQLite would
+            # otherwise write to a file in its temporary directory (/var/tmp, $SQLITE_TMPDIR):
+            # a full one there stopped the crawl as "out of space: could not write the archive",
+            # naming a disk with room. A batch's journal is a few hundred pages; a migration
+            # (foreign_keys off) may rewrite whole tables in one transaction, and keeps files.
+            cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
 
     @event.listens_for(engine, "begin")
