@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 from scrapy.exceptions import DontCloseSpider
 
-from crawler.frontier.run import JOIN_WINDOW_MS, Run, run_key
+from crawler.frontier.run import JOIN_WINDOW_MS, Run, evicts_keys, run_key
 from crawler.frontier.scheduler import FAST_LOOKS, FIRST_WAIT_POLL, WAIT_POLL, FrontierScheduler
 from crawler.mirror import mirror_path
 from tests import mirrorcrawl
@@ -747,3 +747,68 @@ def test_a_worker_whose_frontier_is_lost_exits_1_in_one_line(tmp_path, own_redis
     log = read_log(worker)
     assert worker.returncode == 1, log[-3000:]
     assert f"Redis at {own_redis.url} did not answer for 2 s" in log.splitlines()[-1] and "Traceback" not in log, log
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"maxmemory": "100mb", "maxmemory-policy": "allkeys-lru"},
+     "this Redis evicts keys when it is full (maxmemory 100.00M, maxmemory-policy allkeys-lru), and evicted keys are "
+     "queued URLs lost without a word: set maxmemory-policy noeviction"),
+    # volatile-* evicts only keys with a TTL: the heartbeats and the hosts' politeness delays
+    ({"maxmemory": "100mb", "maxmemory-policy": "volatile-lru"}, "maxmemory-policy volatile-lru"),
+    ({"maxmemory-policy": "noeviction", "maxmemory": "1"}, "this Redis is full (used_memory "),
+])
+def test_a_redis_that_may_drop_or_refuse_the_frontier_is_one_line_at_start(tmp_path, own_redis, config, message):
+    """An evicting Redis (a cache's usual policy) dropped the run's record or its queue under
+    memory pressure; a full one refused the join's first write with a traceback."""
+    server = redis.Redis.from_url(own_redis.url)
+    for name, value in config.items():
+        server.config_set(name, value)
+    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "sources", "-s", "MIRROR_URL=bundled",
+                             "-s", f"ARCHIVE_URL=sqlite:///{tmp_path / 'archive.db'}", "-s", f"FRONTIER_URL={own_redis.url}"],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"scrapy crawl sources: FRONTIER_URL {own_redis.url}: "), lines
+    assert message in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(("memory", "evicts"), [
+    ({"maxmemory": 0, "maxmemory_policy": "allkeys-lru"}, None),  # no limit: nothing is ever evicted
+    ({"maxmemory": 1 << 20, "maxmemory_policy": "noeviction"}, None),
+    ({"maxmemory": 1 << 20, "maxmemory_human": "1.00M", "maxmemory_policy": "allkeys-random"},
+     "maxmemory 1.00M, maxmemory-policy allkeys-random"),
+])
+def test_which_redis_settings_evict_keys(memory, evicts):
+    assert evicts_keys(memory) == evicts
+
+
+@pytest.mark.parametrize("freed", [False, True])
+def test_a_redis_full_mid_crawl_is_waited_for_like_one_that_does_not_answer(tmp_path, own_redis, freed):
+    """maxmemory reached mid-crawl (noeviction): Redis answers PINGs and refuses every write.
+    The crawl waits for it like for one that went away: one WARNING; memory freed within
+    FRONTIER_OUTAGE_LIMIT, it goes on and archives every page; not freed, one ERROR and exit 1.
+    A refused write used to be raised as a bug, a traceback per call."""
+    server = redis.Redis.from_url(own_redis.url)
+    limit = 60 if freed else 2
+    with crawling_on(own_redis, tmp_path, pages=40, limit=limit, served_first=8) as (urls, archive, mirror, process):
+        server.config_set("maxmemory", "1")
+        if freed:
+            time.sleep(2)
+            server.config_set("maxmemory", "0")
+        process.wait(timeout=180)
+        counts = mirror.article_requests(urls)
+    log = read_log(process)
+    assert log.count(f"frontier: Redis at {own_redis.url} does not answer (command not allowed when used memory") == 1, \
+        log[-4000:]
+    assert "Traceback" not in log, log[-4000:]
+    if freed:
+        assert process.returncode == 0, log[-4000:]
+        assert f"frontier: Redis at {own_redis.url} answers again after" in log
+        assert len(counts) == len(urls), f"{len(urls) - len(counts)} pages never fetched"
+        assert_archived_once(archive, urls)
+    else:
+        assert process.returncode == 1, log[-4000:]
+        [(status, reason)] = rows(archive, "SELECT status, reason FROM crawl_runs")
+        assert status == "failed" and "maxmemory" in reason and reason.endswith("(frontier_lost)"), reason
+        stored = {mirror_path(url) for (url,) in rows(archive, "SELECT url FROM fetches")}
+        assert set(counts) <= stored, "pages fetched and not stored"

@@ -30,10 +30,12 @@ PROBE_EVERY = 1.0  # seconds between two pings while Redis is away
 
 def is_outage(exc: BaseException) -> bool:
     """Redis is away (refused, reset, timed out, still loading its data, a read-only replica
-    after a failover), as opposed to a command that is wrong, which is a bug to raise."""
+    after a failover) or full (maxmemory reached with noeviction: it refuses writes until
+    memory is freed), as opposed to a command that is wrong, which is a bug to raise."""
     import redis  # here: a crawl without FRONTIER_URL never loads Redis's client (frontier/run.py)
 
-    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError))
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ReadOnlyError,
+                            redis.exceptions.OutOfMemoryError))
 
 
 class FrontierOutage(Outage):

@@ -49,16 +49,43 @@ def check_frontier(url: str | None) -> None:
 
 
 def connect(url: str) -> redis.Redis:
-    """A client for FRONTIER_URL, checked with a PING: a crawl must not start without its frontier."""
+    """A client for FRONTIER_URL, checked with a PING and for eviction: a crawl must not start
+    without its frontier, nor on one that may drop it."""
     import redis  # here: every crawl imports this module, and Redis's client is ~40 ms of a start without a frontier
 
     check_frontier_url(url)
     try:
         server = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, retry_on_timeout=True)
         server.ping()
+        memory = server.info("memory")
+    except redis.ResponseError:  # INFO denied to this user (a managed Redis's ACL): nothing to judge by
+        return server
     except (redis.RedisError, ValueError) as exc:
         raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: cannot reach Redis: {exc}") from None
+    eviction = evicts_keys(memory)
+    if eviction:
+        server.close()
+        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: this Redis evicts keys when it is full ({eviction}), "
+                                  "and evicted keys are queued URLs lost without a word: set maxmemory-policy noeviction "
+                                  "(a full Redis then refuses writes, and the crawl waits), or give the frontier a "
+                                  "Redis of its own")
+    if memory.get("maxmemory") and memory.get("used_memory", 0) >= memory["maxmemory"]:
+        server.close()
+        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: this Redis is full (used_memory "
+                                  f"{memory.get('used_memory_human')} of maxmemory {memory.get('maxmemory_human')}) "
+                                  "and refuses every write: free memory there, or raise its maxmemory")
     return server
+
+
+def evicts_keys(memory: dict[str, Any]) -> str | None:
+    """'maxmemory …, maxmemory-policy …' when a Redis (its INFO memory) may evict keys: any
+    policy but noeviction once maxmemory is set. The volatile-* policies evict only keys with
+    a TTL, but the frontier's heartbeats and politeness delays have one: a live process's
+    leases queued again, a host's Crawl-delay forgotten."""
+    limit, policy = memory.get("maxmemory", 0), memory.get("maxmemory_policy", "noeviction")
+    if not limit or policy == "noeviction":
+        return None
+    return f"maxmemory {memory.get('maxmemory_human', limit)}, maxmemory-policy {policy}"
 
 
 def shown_url(url: str) -> str:

@@ -290,7 +290,8 @@ class FrontierScheduler(Scheduler):
 
     def _tick(self) -> None:
         was_down = self.outage.down
-        self.outage.probe(self.server.ping)
+        # a write, not a PING: a full Redis (noeviction) answers PINGs and refuses every write
+        self.outage.probe(self.run.heartbeat)
         if self.outage.down:
             return
         if was_down:  # first the heartbeat, before another member takes this one's leases for a dead one's
