@@ -25,7 +25,7 @@ from .run import shown_url
 
 FINISH_REASON = "frontier_lost"
 FAILED = object()  # what ``call`` returns when Redis did not answer
-PROBE_EVERY = 1.0  # seconds between two pings while Redis is away
+PROBE_EVERY = 1.0  # seconds between two probes (the heartbeat) while Redis is away
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -69,12 +69,13 @@ class FrontierOutage(Outage):
         self.answered()
         return result
 
-    def probe(self, ping: Callable[[], Any]) -> None:
+    def probe(self, write: Callable[[], Any]) -> None:
         """While Redis is away, ask it again (at most every PROBE_EVERY seconds): how an outage
-        is seen to end, or to last too long, when nothing else calls."""
+        is seen to end, or to last too long, when nothing else calls. ``write``: a full Redis
+        answers reads."""
         if self.down and not self.given_up and time.monotonic() - self.last_probe >= PROBE_EVERY:
             self.last_probe = time.monotonic()
-            self._try(ping)
+            self._try(write)
 
     def give_up(self, why: str, after: str = "") -> None:
         super().give_up(why, after or "What this process leased is queued again FRONTIER_LEASE_TTL s after "

@@ -57,10 +57,13 @@ def connect(url: str) -> redis.Redis:
     try:
         server = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, retry_on_timeout=True)
         server.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: cannot reach Redis: {exc}") from None
+    try:
         memory = server.info("memory")
     except redis.ResponseError:  # INFO denied to this user (a managed Redis's ACL): nothing to judge by
         return server
-    except (redis.RedisError, ValueError) as exc:
+    except redis.RedisError as exc:
         raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: cannot reach Redis: {exc}") from None
     eviction = evicts_keys(memory)
     if eviction:
