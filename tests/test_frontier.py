@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 from scrapy.exceptions import DontCloseSpider
 
-from crawler.frontier.run import JOIN_WINDOW_MS, Run, evicts_keys, run_key
+from crawler.frontier.run import JOIN_WINDOW_MS, Run, connect, evicts_keys, run_key
 from crawler.frontier.scheduler import FAST_LOOKS, FIRST_WAIT_POLL, WAIT_POLL, FrontierScheduler
 from crawler.mirror import mirror_path
 from tests import mirrorcrawl
@@ -812,3 +812,14 @@ def test_a_redis_full_mid_crawl_is_waited_for_like_one_that_does_not_answer(tmp_
         assert status == "failed" and "maxmemory" in reason and reason.endswith("(frontier_lost)"), reason
         stored = {mirror_path(url) for (url,) in rows(archive, "SELECT url FROM fetches")}
         assert set(counts) <= stored, "pages fetched and not stored"
+
+
+def test_a_redis_that_denies_info_to_the_crawler_is_used_as_it_is(own_redis):
+    """A managed Redis's ACL may deny INFO: nothing then tells whether it evicts, and the
+    crawl starts as it did before the check."""
+    redis.Redis.from_url(own_redis.url).acl_setuser("crawler", enabled=True, passwords=["+pw"],
+                                                     commands=["+@all", "-info"], keys=["*"], channels=["*"])
+    limited = own_redis.url.replace("redis://", "redis://crawler:pw@")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        redis.Redis.from_url(limited).info("memory")
+    connect(limited).close()
