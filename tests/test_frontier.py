@@ -187,14 +187,19 @@ def test_a_worker_helps_with_the_run_a_seeder_started(tmp_path, frontier):
     assert len(fetched) == 2, fetched  # both did some of the work
 
 
+def crawl_bundled_on(frontier_url: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`scrapy crawl sources` of the bundled mirror on ``frontier_url``, run to its end."""
+    return subprocess.run([sys.executable, "-m", "scrapy", "crawl", "sources", "-s", "MIRROR_URL=bundled",
+                           "-s", f"ARCHIVE_URL=sqlite:///{tmp_path / 'archive.db'}", "-s", f"FRONTIER_URL={frontier_url}"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize(("url", "message"), [
     ("http://127.0.0.1:6379/0", "FRONTIER_URL 'http://127.0.0.1:6379/0': expected redis://host:6379/0"),
     ("redis://:secret@127.0.0.1:1/0", "FRONTIER_URL redis://:***@127.0.0.1:1/0: cannot reach Redis: "),
 ])
 def test_a_frontier_that_cannot_be_used_is_one_line(tmp_path, url, message):
-    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "sources", "-s", "MIRROR_URL=bundled",
-                             "-s", f"ARCHIVE_URL=sqlite:///{tmp_path / 'archive.db'}", "-s", f"FRONTIER_URL={url}"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    result = crawl_bundled_on(url, tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"scrapy crawl sources: {message}"), result.stderr[-3000:]
@@ -763,9 +768,7 @@ def test_a_redis_that_may_drop_or_refuse_the_frontier_is_one_line_at_start(tmp_p
     server = redis.Redis.from_url(own_redis.url)
     for name, value in config.items():
         server.config_set(name, value)
-    result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "sources", "-s", "MIRROR_URL=bundled",
-                             "-s", f"ARCHIVE_URL=sqlite:///{tmp_path / 'archive.db'}", "-s", f"FRONTIER_URL={own_redis.url}"],
-                            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    result = crawl_bundled_on(own_redis.url, tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"scrapy crawl sources: FRONTIER_URL {own_redis.url}: "), lines

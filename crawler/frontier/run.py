@@ -57,27 +57,38 @@ def connect(url: str) -> redis.Redis:
     try:
         server = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, retry_on_timeout=True)
         server.ping()
+        memory = memory_info(server)
     except (redis.RedisError, ValueError) as exc:
         raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: cannot reach Redis: {exc}") from None
+    unfit = unfit_for_a_frontier(memory)
+    if unfit:
+        server.close()
+        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: {unfit}")
+    return server
+
+
+def memory_info(server: redis.Redis) -> dict[str, Any]:
+    """Redis's INFO memory, or nothing when this user may not run INFO (a managed Redis's ACL):
+    then there is nothing to judge eviction by."""
+    import redis
+
     try:
-        memory = server.info("memory")
-    except redis.ResponseError:  # INFO denied to this user (a managed Redis's ACL): nothing to judge by
-        return server
-    except redis.RedisError as exc:
-        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: cannot reach Redis: {exc}") from None
+        return server.info("memory")
+    except redis.ResponseError:
+        return {}
+
+
+def unfit_for_a_frontier(memory: dict[str, Any]) -> str | None:
+    """Why a Redis (its INFO memory) would drop or refuse the frontier, or None."""
     eviction = evicts_keys(memory)
     if eviction:
-        server.close()
-        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: this Redis evicts keys when it is full ({eviction}), "
-                                  "and evicted keys are queued URLs lost without a word: set maxmemory-policy noeviction "
-                                  "(a full Redis then refuses writes, and the crawl waits), or give the frontier a "
-                                  "Redis of its own")
+        return (f"this Redis evicts keys when it is full ({eviction}), and evicted keys are queued URLs lost without "
+                "a word: set maxmemory-policy noeviction (a full Redis then refuses writes, and the crawl waits), or "
+                "give the frontier a Redis of its own")
     if memory.get("maxmemory") and memory.get("used_memory", 0) >= memory["maxmemory"]:
-        server.close()
-        raise FrontierUnavailable(f"FRONTIER_URL {shown_url(url)}: this Redis is full (used_memory "
-                                  f"{memory.get('used_memory_human')} of maxmemory {memory.get('maxmemory_human')}) "
-                                  "and refuses every write: free memory there, or raise its maxmemory")
-    return server
+        return (f"this Redis is full (used_memory {memory.get('used_memory_human')} of maxmemory "
+                f"{memory.get('maxmemory_human')}) and refuses every write: free memory there, or raise its maxmemory")
+    return None
 
 
 def evicts_keys(memory: dict[str, Any]) -> str | None:
