@@ -61,6 +61,7 @@ def run(options: RecrawlOptions) -> int:
     from scrapy.utils.project import get_project_settings
 
     from .commands.startup import StartupError, check_startup, report_startup_error
+    from .frontier.run import FrontierUnavailable
 
     settings = get_project_settings()
     settings.setdict(options.settings, priority="cmdline")
@@ -81,7 +82,7 @@ def run(options: RecrawlOptions) -> int:
     except AlreadyRunning as exc:
         print(f"{COMMAND}: {exc}", flush=True)
         return EXIT_LOCKED
-    except (StartupError, LockUnavailable) as exc:
+    except (StartupError, LockUnavailable, FrontierUnavailable) as exc:  # FRONTIER_URL checked, then gone
         return report_startup_error(COMMAND, exc, settings)
 
 

@@ -746,12 +746,38 @@ def test_a_worker_whose_frontier_is_lost_exits_1_in_one_line(tmp_path, own_redis
     with CountingMirror(tmp_path / "web") as mirror:
         worker = crawl(mirror, seeds, tmp_path / "archive.db", "worker-lost", "-s", f"FRONTIER_URL={own_redis.url}",
                        "-s", "FRONTIER_OUTAGE_LIMIT=2", command=("-m", "crawler.cli", "recrawl", "--worker", "--wait", "60"))
-        time.sleep(3)  # started and polling for runs
+        polling_for_runs(own_redis.url)  # not a fixed sleep: a busy machine started it later than that
         own_redis.kill()
         worker.wait(timeout=60)
     log = read_log(worker)
     assert worker.returncode == 1, log[-3000:]
     assert f"Redis at {own_redis.url} did not answer for 2 s" in log.splitlines()[-1] and "Traceback" not in log, log
+
+
+def test_a_worker_whose_redis_goes_between_its_check_and_its_start_is_one_line(tmp_path, frontier, monkeypatch,
+                                                                               capsys):
+    """Redis checked at start-up (commands/startup.py), then gone when the worker connects to
+    it, after the archive's migrations: one line and exit 2, as a Redis away at the check (it
+    was a traceback)."""
+    from crawler.frontier import worker
+    from crawler.frontier.run import FrontierUnavailable
+    from crawler.recrawl import RecrawlOptions, run
+
+    def gone(url: str) -> None:
+        raise FrontierUnavailable(f"FRONTIER_URL {url}: cannot reach Redis: Connection refused")
+
+    monkeypatch.setattr(worker, "connect", gone)
+    status = run(RecrawlOptions(archive=str(tmp_path / "archive.db"), worker=True, wait=1,
+                                settings={"MIRROR_URL": "bundled", "FRONTIER_URL": REDIS_URL}))
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and line == f"archive recrawl: FRONTIER_URL {REDIS_URL}: cannot reach Redis: Connection refused"
+
+
+def polling_for_runs(url: str) -> None:
+    """Until a worker on this Redis has looked for live runs (live_runs: SCAN), so is past its start."""
+    server, deadline = redis.Redis.from_url(url), time.monotonic() + 60
+    while not server.info("commandstats").get("cmdstat_scan", {}).get("calls") and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize(("config", "message"), [
