@@ -10,5 +10,7 @@ duplicate filter, extended so that
 - a process closes only when the whole run is done (queue empty, no lease out, every member
   idle), and the last one clears the run's keys; the next run starts a new generation with a
   new duplicate filter, and carries over what a killed run left queued;
-- per-site politeness holds across processes (slots.py): a per-host slot in Redis.
+- per-site politeness holds across processes (slots.py): a per-host slot in Redis;
+- the run's limits on new articles (``-a max_articles``, DISCOVER_MAX_PER_SOURCE) count every
+  member's discoveries together (limits.py).
 """

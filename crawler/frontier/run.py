@@ -148,7 +148,7 @@ class Run:
 
     def __post_init__(self) -> None:
         self._scripts = {name: self.server.register_script(getattr(scripts, name))
-                         for name in ("JOIN", "PUSH", "POP", "SEED", "IDLE", "LEAVE")}
+                         for name in ("JOIN", "PUSH", "POP", "SEED", "IDLE", "LEAVE", "GRANT")}
 
     def key(self, name: str) -> str:
         return f"{self.base}:{self.gen}:{name}"
@@ -194,6 +194,14 @@ class Run:
         (scripts.SEED). ``step`` 'done': it has pushed every start request; 'drop': it stops
         seeding before that (another process may take over)."""
         return self._scripts["SEED"](keys=[self.key("seeder")], args=[self.process, self.key("alive:"), step]).decode()
+
+    def grant(self, most: int, per_source: int, source: str, urls: list[str]) -> tuple[int, list[int]]:
+        """Count ``urls``, new articles of ``source`` this process found, against the run's limits
+        (0: none), for every member at once: the run's total granted, and a flag per URL
+        (scripts.GRANT: 1 granted, 0 over a limit, 2 granted before)."""
+        total, flags = self._scripts["GRANT"](keys=[self.key("limits"), self.key("granted")],
+                                               args=[most, per_source, source, *urls])
+        return int(total), [int(flag) for flag in flags]
 
     def release(self, entries: list[bytes]) -> None:
         if entries:

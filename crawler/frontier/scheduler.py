@@ -26,6 +26,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
+from .limits import RunLimits
 from .outage import FAILED, outage_of
 from .run import FINGERPRINT_LENGTH, Run, command_args, connect, process_name, run_key
 
@@ -115,6 +116,11 @@ class FrontierScheduler(Scheduler):
                 return
             logger.info("frontier: %s left %s generation %d (%s, %d held requests handed back)",
                         self.run.process, self.run.base, self.run.gen, outcome, len(self.held) + len(self.prefetched))
+
+    def run_limits(self, most: int | None, per_source: int) -> RunLimits | None:
+        """The limits on new articles counted for the whole run (frontier/limits.py); None when
+        this process joined none."""
+        return RunLimits(self.run, self.outage, most, per_source) if self.run and self.run.gen else None
 
     def seeds(self) -> bool:
         """Whether this process may seed its run: joined to one, and not a worker."""

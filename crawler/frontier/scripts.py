@@ -6,7 +6,9 @@ Keys of a run (``B`` = ``<FRONTIER_PREFIX>:<spider>:<digest of the arguments>``)
 score -priority), ``B:G:seen`` (fingerprints), ``B:G:members`` (process -> busy|idle),
 ``B:G:alive:<process>`` (heartbeat, expires), ``B:G:leases:<process>`` (sorted set of the
 requests the process holds), ``B:G:seeder`` (the process pushing the start requests, then
-``done``). A queue entry is the request's 40-hex fingerprint then its
+``done``), ``B:G:limits`` (hash: new articles granted in all, ``total``, and per source,
+``source:<name>``) and ``B:G:granted`` (their URLs), kept only when the run has limits
+(GRANT). A queue entry is the request's 40-hex fingerprint then its
 serialized form, so a queue can be carried into the next run through its duplicate filter.
 """
 
@@ -39,7 +41,7 @@ local function live(g)
   return false
 end
 local function drop(g)
-  local keys = {g .. ':queue', g .. ':seen', g .. ':members', g .. ':seeder'}
+  local keys = {g .. ':queue', g .. ':seen', g .. ':members', g .. ':seeder', g .. ':limits', g .. ':granted'}
   for _, m in ipairs(redis.call('HKEYS', g .. ':members')) do
     table.insert(keys, g .. ':leases:' .. m)
     table.insert(keys, g .. ':alive:' .. m)
@@ -239,4 +241,29 @@ if now + delay > tonumber(redis.call('GET', KEYS[1]) or '0') then
   redis.call('SET', KEYS[1], now + delay, 'PX', delay + 1000)
 end
 return 0
+"""
+
+# KEYS[1] = B:G:limits, KEYS[2] = B:G:granted; ARGV = the run's most new articles in all (0: no
+# limit), per source (0: no limit), the source, then the URLs of its new articles a process
+# found. Returns the run's total granted, then a flag per URL: 1 granted to this process, 0 over
+# a limit, 2 granted before, to any member (counted then; its request is most often queued).
+# Every member's discoveries count against one budget (spiders/limits.py).
+GRANT = """
+local most, cap, source = tonumber(ARGV[1]), tonumber(ARGV[2]), 'source:' .. ARGV[3]
+local total = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
+local mine = tonumber(redis.call('HGET', KEYS[1], source) or '0')
+local flags = {}
+for i = 4, #ARGV do
+  if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 1 then
+    flags[#flags + 1] = 2
+  elseif (most > 0 and total >= most) or (cap > 0 and mine >= cap) then
+    flags[#flags + 1] = 0
+  else
+    redis.call('SADD', KEYS[2], ARGV[i])
+    total, mine = total + 1, mine + 1
+    flags[#flags + 1] = 1
+  end
+end
+redis.call('HSET', KEYS[1], 'total', total, source, mine)
+return {total, flags}
 """

@@ -7,6 +7,7 @@ import hashlib
 import logging
 import re
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Iterable, Iterator
 
 from dateutil import parser as dateutil_parser
@@ -24,6 +25,7 @@ from ..failures import RedirectRefused, describe_failure, failure_kind
 from ..items import DiscoveryItem, PageItem
 from ..middlewares.failures import REPORTED, count_failure, report_failure
 from ..sources import Source, source_for_url, sources_from_settings
+from .limits import GRANTED, OVER_LIMIT, UNANSWERED, ProcessLimits
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,7 @@ class ArticleSpider(Spider):
         self.source_filter = split_list(sources)
         self.max_articles = _positive_int("max_articles", max_articles)
         self.since = _since(since)
-        self.requested: set[str] = set()
-        self.per_source: dict[str, int] = {}
+        self.requested: set[str] = set()  # new articles this process requested or saw requested
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArticleSpider:
@@ -140,21 +141,38 @@ class ArticleSpider(Spider):
         # Which of them are archived: one query per listing, and the answer rides with the
         # request (meta KNOWN), so nothing downstream asks again.
         known = self._known((url for _, url in wanted if url not in self.requested))
+        new = [url for entry, url in wanted if not self._too_old(entry) and url not in self.requested
+               and known.get(url) is None]
+        verdicts = self.limits.grant(source.name, list(dict.fromkeys(new)))  # one ask for the page
         for entry, url in wanted:
             yield DiscoveryItem(url=url, source=source.name, method=method, found_on=found_on, found_at=utcnow(),
                                 published_at=entry.published_at, guid=entry.guid, title=entry.title)
-            if self.since and entry.published_at and entry.published_at < self.since:
+            if self._too_old(entry):
                 self.crawler.stats.inc_value("discover/too_old")
                 continue
             if url in self.requested or known.get(url) is not None:
                 continue
-            if not self._within_limits(source):
-                self.crawler.stats.inc_value("discover/over_limit")
+            verdict = verdicts[url]
+            if verdict in (OVER_LIMIT, UNANSWERED):
+                self.crawler.stats.inc_value(f"discover/{'over_limit' if verdict == OVER_LIMIT else 'limits_unanswered'}")
                 continue
             self.requested.add(url)
-            self.per_source[source.name] = self.per_source.get(source.name, 0) + 1
-            self.crawler.stats.inc_value(f"discover/{method}_article")
+            # ELSEWHERE: counted once, and requested again all the same: the run's duplicate filter
+            # drops it if the member that found it first queued it, not if that one died first
+            self.crawler.stats.inc_value(f"discover/{method}_article" if verdict == GRANTED else "discover/elsewhere")
             yield self.article_request(url, source, **{KNOWN: (url, None)})
+
+    def _too_old(self, entry: Announced) -> bool:
+        return bool(self.since and entry.published_at and entry.published_at < self.since)
+
+    @cached_property
+    def limits(self) -> ProcessLimits:
+        """The run's limits on new articles: counted with the other processes of its run on the
+        shared frontier (whose scheduler offers them), else in this process."""
+        engine = getattr(self.crawler, "engine", None)
+        shared = getattr(engine.scheduler if engine else None, "run_limits", None)
+        return (shared and shared(self.max_articles, self.max_per_source)) or \
+            ProcessLimits(self.max_articles, self.max_per_source)
 
     def _known(self, urls: Iterable[str]) -> dict[str, Any]:
         """validators_of the archive; none known while its database does not answer: those
@@ -173,14 +191,8 @@ class ArticleSpider(Spider):
         report_failure(self.crawler, self.all_sources, response.request, f"{response.url}: {what}", "unreadable",
                        response.status, counted=True)
 
-    def _within_limits(self, source: Source) -> bool:
-        cap = self.max_per_source
-        if self.max_articles is not None and len(self.requested) >= self.max_articles:
-            return False
-        return not cap or self.per_source.get(source.name, 0) < cap
-
     def limit_reached(self) -> bool:
-        return self.max_articles is not None and len(self.requested) >= self.max_articles
+        return self.limits.reached()
 
 
 def split_list(value: str | None) -> list[str]:
