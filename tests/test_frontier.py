@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
+import pickle
 import signal
 import sqlite3
 import subprocess
@@ -204,6 +206,49 @@ def test_a_frontier_that_cannot_be_used_is_one_line(tmp_path, url, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"scrapy crawl sources: {message}"), result.stderr[-3000:]
     assert "secret" not in result.stderr
+
+
+UNREADABLE_ENTRIES = {
+    # queued by a newer host whose spider has a callback this one lacks
+    "another version": pickle.dumps({"url": "https://znews.vn/from-a-newer-host-post999.html", "callback": "parse_v2",
+                                     "errback": None, "method": "GET", "headers": {}, "body": b"", "cookies": {},
+                                     "meta": {"source": "znews"}, "encoding": "utf-8", "priority": 0,
+                                     "dont_filter": False, "flags": [], "cb_kwargs": {}}, protocol=-1),
+    "damaged": b"\x80\x05not a pickle",
+}
+
+
+@pytest.mark.parametrize("kind", UNREADABLE_ENTRIES)
+def test_a_queued_request_no_process_can_read_is_a_failed_request_not_a_spin(tmp_path, frontier, kind):
+    """A queue entry this process cannot make a request again (a mixed-version fleet, a
+    damaged entry): one ERROR line, a failed request of the run (with its fetches row when its
+    URL reads), dropped from the run; the crawl finishes. It was handed back to the same
+    process for ever, with a traceback a second, and the crawl never ended."""
+    server, prefix = frontier
+    urls, seeds = make_web(tmp_path, 20, delay=0.3)
+    archive = tmp_path / "archive.db"
+    with CountingMirror(tmp_path / "web") as mirror:
+        process = crawl(mirror, seeds, archive, prefix, "-s", "CONCURRENT_REQUESTS=2")
+        wait_for_requests(mirror, urls, 2)  # joined and crawling
+        (base,) = [key for key in server.scan_iter(match=f"{prefix}:sources:*") if key.count(b":") == 2]
+        generation = f"{base.decode()}:{server.hget(base, 'gen').decode()}"
+        server.zadd(f"{generation}:queue", {b"f" * 40 + UNREADABLE_ENTRIES[kind]: -10})  # first in line
+        process.wait(timeout=60)  # ~6 s
+        log = read_log(process)
+    assert process.returncode == 0, log[-4000:]
+    errors = [line for line in log.splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and "cannot be read from the shared frontier" in errors[0], errors
+    assert "another version of the crawler" in errors[0] and "Traceback" not in log
+    assert_archived_once(archive, urls)
+    (stats,) = rows(archive, "SELECT stats FROM crawl_runs")
+    assert json.loads(stats[0])["fetch/failed/unreadable_request"] == 1
+    failed = rows(archive, "SELECT url, error FROM fetches WHERE outcome = 'error'")
+    if kind == "another version":
+        assert errors[0].endswith(failed[0][1]) and failed[0][0] == "https://znews.vn/from-a-newer-host-post999.html"
+        assert "Method 'parse_v2' not found" in failed[0][1]
+    else:
+        assert failed == [] and "a queued request: cannot be read" in errors[0]
+    assert list(server.scan_iter(match=f"{generation}:*")) == []  # dropped, with the finished run
 
 
 def test_runs_carry_over_what_a_dead_run_left(frontier):

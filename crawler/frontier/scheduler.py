@@ -14,6 +14,7 @@ others, and the last one clears the run.
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from collections import deque
 from typing import Any
@@ -26,6 +27,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.task import LoopingCall
 
+from ..middlewares.failures import count_failure, report_failure
 from .limits import RunLimits
 from .outage import FAILED, outage_of
 from .run import FINGERPRINT_LENGTH, Run, command_args, connect, process_name, run_key
@@ -53,6 +55,7 @@ PUSH_BATCH = 64
 # fed one start request at a time was empty every other ask. This process's own pushes count at
 # once; other processes' pushes and pops are seen this much later.
 QUEUE_LENGTH_TRUST = 0.05
+UNREADABLE = "unreadable_request"  # the kind of failure (fetch/failed/…) of a queued request no process can read
 
 
 class FrontierScheduler(Scheduler):
@@ -155,30 +158,56 @@ class FrontierScheduler(Scheduler):
     def next_request(self) -> Request | None:
         if not self.run or not self.run.gen:
             return None
-        if not self.prefetched:
-            if self.outage.down or (self._recently_heard() and not self.queued and not self.unsent):
-                return None
-            if len(self.unsent) > PUSH_BATCH:  # kept while Redis was away
-                self._send_unsent()
-                if self.unsent:
-                    return None
-            self._collect_done()
-            answer = self.outage.call(self.run.exchange, PREFETCH, self.done, [push for _, push in self.unsent])
-            if answer is FAILED:
-                return None
-            taken, left, queued = answer
-            self._sent(len(self.unsent), queued)
-            self.done, self.queued = [], left
-            self.queued_at = time.monotonic()
-            self.prefetched.extend(taken)
-            if not taken:
-                return None
+        while self.prefetched or self._prefetch():
+            entry = self.prefetched.popleft()
+            request = self._decoded(entry)
+            if request is not None:
+                self.held[request] = entry
+                self.stats.inc_value("scheduler/dequeued/redis")
+                return request
+        return None
+
+    def _prefetch(self) -> bool:
+        """Lease the next PREFETCH requests, in the round trip that queues what this process
+        found and releases what it is done with; False when none could be had now."""
+        if self.outage.down or (self._recently_heard() and not self.queued and not self.unsent):
+            return False
+        if len(self.unsent) > PUSH_BATCH:  # kept while Redis was away
+            self._send_unsent()
+            if self.unsent:
+                return False
+        self._collect_done()
+        answer = self.outage.call(self.run.exchange, PREFETCH, self.done, [push for _, push in self.unsent])
+        if answer is FAILED:
+            return False
+        taken, left, queued = answer
+        self._sent(len(self.unsent), queued)
+        self.done, self.queued = [], left
+        self.queued_at = time.monotonic()
+        self.prefetched.extend(taken)
+        if taken:
             self.waiting_since = None  # busy again: its next wait for the others starts short
-        entry = self.prefetched.popleft()
-        request = self.queue._decode_request(entry[FINGERPRINT_LENGTH:])
-        self.held[request] = entry
-        self.stats.inc_value("scheduler/dequeued/redis")
-        return request
+        return bool(taken)
+
+    def _decoded(self, entry: bytes) -> Request | None:
+        """The queued request, or None for one this process cannot read: queued by a host on
+        another version of the crawler (a callback or class it does not have), or damaged. That
+        one is a failed request of this run, and its lease is released for good: handed back, it
+        came back to the same process, which spun on it for ever, a traceback a second."""
+        try:
+            return self.queue._decode_request(entry[FINGERPRINT_LENGTH:])
+        except Exception as exc:  # noqa: BLE001 - whatever unpickling and Scrapy's request_from_dict raise
+            self.done.append(entry)
+            url = queued_url(entry)
+            why = (f"{url or 'a queued request'}: cannot be read from the shared frontier "
+                   f"({type(exc).__name__}: {' '.join(str(exc).split())}); queued by a host running another version "
+                   "of the crawler? Every host of a run must run the same one")
+            if url:  # its fetches row too
+                report_failure(self.crawler, getattr(self.spider, "all_sources", {}), Request(url), why, UNREADABLE, None)
+            else:
+                logger.error("%s", why)
+                count_failure(self.stats, UNREADABLE)
+            return None
 
     def has_pending_requests(self) -> bool:
         if not self.run or not self.run.gen:
@@ -308,3 +337,12 @@ class FrontierScheduler(Scheduler):
         self._release_finished()  # sends the unsent first
         if (was_down or had_unsent) and not self.outage.down:
             self._wake(0)  # requests queued, or Redis answers again: ask for them now, not at the engine's next heartbeat
+
+
+def queued_url(entry: bytes) -> str | None:
+    """The URL of a queue entry that cannot be made a request again, when its pickle still reads."""
+    try:
+        url = pickle.loads(entry[FINGERPRINT_LENGTH:]).get("url")
+    except Exception:  # noqa: BLE001 - a damaged entry: no URL to name
+        return None
+    return url if isinstance(url, str) else None
