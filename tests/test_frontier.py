@@ -325,7 +325,73 @@ def test_take_releases_and_leases_in_one_round_trip(frontier):
     time.sleep(0.3)  # first's heartbeat has run out: its two leases are queued again for second
     second.release([entries[4]])  # done with it (idle() is called holding nothing)
     assert second.idle() == "work"
-    assert sorted(second.take(4)[0]) == entries[2:4]
+    # suspects now (a member died holding them): a member holds one of them at a time
+    (one,) = second.take(4)[0]
+    (other,) = second.take(4, done=[one])[0]
+    assert sorted([one, other]) == entries[2:4]
+
+
+def test_a_request_its_holders_died_on_is_given_up_and_the_others_they_held_are_not(frontier):
+    """A page that kills whichever process takes it would take down every member in turn. What
+    a dead member held is a suspect; a member holds one suspect at a time, so the next death
+    blames it alone; HOLDER_DEATHS deaths and it is given up: handed to the next pop to report,
+    never out again. The innocent request held beside it the first time is fetched."""
+    from crawler.frontier.scripts import HOLDER_DEATHS
+
+    server, prefix = frontier
+    base = run_key(prefix, "sources", {})
+    survivor = Run(server, base, "survivor", ttl_ms=60_000)
+    assert survivor.join(True, "sources", {}) == 1
+    poison, innocent = f"{1:040d}poison".encode(), f"{2:040d}innocent".encode()
+    survivor.push(f"{1:040d}", 0, poison, True)
+    survivor.push(f"{2:040d}", 0, innocent, True)
+    for death in range(1, HOLDER_DEATHS + 1):
+        doomed = Run(server, base, f"doomed-{death}", ttl_ms=100)
+        assert doomed.join(True, "sources", {}) == 1
+        # the first holds both; once suspects, the poison alone (first in the queue)
+        assert doomed.take(4)[0] == ([poison, innocent] if death == 1 else [poison])
+        time.sleep(0.15)  # dies holding them: its heartbeat runs out
+        assert survivor.idle() == "work"
+        assert int(server.hget(survivor.key("deaths"), f"{1:040d}")) == death
+    taken, _, _, given_up = survivor.exchange(4, [], [])
+    assert taken == [innocent] and given_up == [poison]
+    assert survivor.exchange(4, [innocent], [])[3] == []  # reported once
+    assert server.hget(survivor.key("deaths"), f"{2:040d}") == b"1"
+    assert survivor.idle() == "wait"  # the join window; nothing of the poison is left in the run
+
+
+def test_a_page_that_kills_every_process_that_takes_it_is_given_up(tmp_path, frontier):
+    """One process after another (cron, or a supervisor restarting it) killed while on the same
+    page: the HOLDER_DEATHS-th next process reports it as a failed request, with its fetches
+    row, and archives every other page. Before, every process that took it died, for ever."""
+    from crawler.frontier.scripts import HOLDER_DEATHS
+
+    _, prefix = frontier
+    urls, seeds = make_web(tmp_path, 12)
+    poison = urls[5]
+    archive = tmp_path / "archive.db"
+    settings = ("-s", "FRONTIER_LEASE_TTL=2", "-s", "CONCURRENT_REQUESTS=4")
+    with CountingMirror(tmp_path / "web") as mirror:
+        for death in range(1, HOLDER_DEATHS + 1):
+            doomed = crawl(mirror, seeds, archive, prefix, *settings)
+            wait_for_requests(mirror, [poison], 1)
+            deadline = time.monotonic() + 120
+            while mirror.article_requests([poison]).get(mirror_path(poison), 0) < death and time.monotonic() < deadline:
+                time.sleep(0.01)
+            doomed.send_signal(signal.SIGKILL)  # as a crash in a parser would, on that page
+            doomed.wait()
+            time.sleep(2.5)  # its heartbeat runs out
+        last = crawl(mirror, seeds, archive, prefix, *settings)
+        last.wait(timeout=120)
+        log = read_log(last)
+        counts = mirror.article_requests(urls)
+    assert last.returncode == 0, log[-4000:]
+    assert counts[mirror_path(poison)] == HOLDER_DEATHS  # never again
+    errors = [line for line in log.splitlines() if " ERROR: " in line]
+    assert len(errors) == 1 and f"{poison}: given up: {HOLDER_DEATHS} processes died holding it" in errors[0], errors
+    assert rows(archive, "SELECT url FROM fetches WHERE outcome = 'error'") == [(poison,)]
+    others = [url for url in urls if url != poison]
+    assert {url for (url,) in rows(archive, "SELECT url FROM articles")} == set(others)
 
 
 def joined_scheduler(server, prefix: str, away: set[str]) -> FrontierScheduler:

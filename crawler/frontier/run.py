@@ -172,17 +172,20 @@ class Run:
     def take(self, count: int, done: list[bytes] = ()) -> tuple[list[bytes], int]:
         """Release the ``done`` entries, then up to ``count`` first queued entries, leased to
         this process until released; and how many entries the queue still holds."""
-        taken, left, _ = self.exchange(count, done, [])
+        taken, left, _, _ = self.exchange(count, done, [])
         return taken, left
 
-    def exchange(self, count: int, done: list[bytes], pushes: list[Push]) -> tuple[list[bytes], int, list[bool]]:
+    def exchange(self, count: int, done: list[bytes],
+                 pushes: list[Push]) -> tuple[list[bytes], int, list[bool], list[bytes]]:
         """take(), in the same round trip queueing ``pushes`` first (as push_many(), whose
-        flags come third): what a page found is queued before its lease is released."""
-        left, taken, queued = self._scripts["POP"](
+        flags come third): what a page found is queued before its lease is released. Fourth:
+        entries given up (scripts.HOLDER_DEATHS members died holding each), for this process to
+        report as failed requests: they are in no queue any more."""
+        left, taken, queued, given_up = self._scripts["POP"](
             keys=[self.key("queue"), self.key(f"leases:{self.process}"), self.key("members"),
-                  self.key(f"alive:{self.process}"), self.key("seen")],
+                  self.key(f"alive:{self.process}"), self.key("seen"), self.key("deaths"), self.key("given-up")],
             args=[self.process, self.ttl_ms, count, len(done), *done, *push_args(pushes)])
-        return list(taken), int(left), [bool(flag) for flag in queued]
+        return list(taken), int(left), [bool(flag) for flag in queued], list(given_up)
 
     def pop(self) -> bytes | None:
         """The first queued entry, leased to this process until release()."""

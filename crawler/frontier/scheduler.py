@@ -31,6 +31,7 @@ from ..middlewares.failures import count_failure, report_failure
 from .limits import RunLimits
 from .outage import FAILED, outage_of
 from .run import FINGERPRINT_LENGTH, Run, command_args, connect, process_name, run_key
+from .scripts import HOLDER_DEATHS
 
 logger = logging.getLogger(__name__)
 # Seconds between two looks at a run whose other members are still busy: 0.05 s for the
@@ -55,7 +56,8 @@ PUSH_BATCH = 64
 # fed one start request at a time was empty every other ask. This process's own pushes count at
 # once; other processes' pushes and pops are seen this much later.
 QUEUE_LENGTH_TRUST = 0.05
-UNREADABLE = "unreadable_request"  # the kind of failure (fetch/failed/…) of a queued request no process can read
+# kinds of failure (fetch/failed/…): a queued request no process can read; one its holders died on
+UNREADABLE, HOLDERS_DIED = "unreadable_request", "holders_died"
 
 
 class FrontierScheduler(Scheduler):
@@ -180,7 +182,11 @@ class FrontierScheduler(Scheduler):
         answer = self.outage.call(self.run.exchange, PREFETCH, self.done, [push for _, push in self.unsent])
         if answer is FAILED:
             return False
-        taken, left, queued = answer
+        taken, left, queued, given_up = answer
+        for entry in given_up:
+            self._report(entry, f"given up: {HOLDER_DEATHS} processes died holding it (killed, out of memory, or "
+                                "crashed while on it, as their heartbeats say); dropped from the run, so that it takes "
+                                "down no more of them", HOLDERS_DIED)
         self._sent(len(self.unsent), queued)
         self.done, self.queued = [], left
         self.queued_at = time.monotonic()
@@ -198,16 +204,21 @@ class FrontierScheduler(Scheduler):
             return self.queue._decode_request(entry[FINGERPRINT_LENGTH:])
         except Exception as exc:  # noqa: BLE001 - whatever unpickling and Scrapy's request_from_dict raise
             self.done.append(entry)
-            url = queued_url(entry)
-            why = (f"{url or 'a queued request'}: cannot be read from the shared frontier "
-                   f"({type(exc).__name__}: {' '.join(str(exc).split())}); queued by a host running another version "
-                   "of the crawler? Every host of a run must run the same one")
-            if url:  # its fetches row too
-                report_failure(self.crawler, getattr(self.spider, "all_sources", {}), Request(url), why, UNREADABLE, None)
-            else:
-                logger.error("%s", why)
-                count_failure(self.stats, UNREADABLE)
+            self._report(entry, f"cannot be read from the shared frontier ({type(exc).__name__}: "
+                                f"{' '.join(str(exc).split())}); queued by a host running another version of the "
+                                "crawler? Every host of a run must run the same one", UNREADABLE)
             return None
+
+    def _report(self, entry: bytes, why: str, kind: str) -> None:
+        """A queue entry that will not be fetched, as a failed request of this run: one ERROR
+        line, its counts, and its ``fetches`` row when its URL can be read."""
+        url = queued_url(entry)
+        why = f"{url or 'a queued request'}: {why}"
+        if url:
+            report_failure(self.crawler, getattr(self.spider, "all_sources", {}), Request(url), why, kind, None)
+        else:
+            logger.error("%s", why)
+            count_failure(self.stats, kind)
 
     def has_pending_requests(self) -> bool:
         if not self.run or not self.run.gen:

@@ -8,7 +8,9 @@ score -priority), ``B:G:seen`` (fingerprints), ``B:G:members`` (process -> busy|
 requests the process holds), ``B:G:seeder`` (the process pushing the start requests, then
 ``done``), ``B:G:limits`` (hash: new articles granted in all, ``total``, and per source,
 ``source:<name>``) and ``B:G:granted`` (their URLs), kept only when the run has limits
-(GRANT). A queue entry is the request's 40-hex fingerprint then its
+(GRANT), ``B:G:deaths`` (fingerprint -> how many members died holding that request: a
+*suspect*) and ``B:G:given-up`` (sorted set: requests HOLDER_DEATHS members died holding, for
+the next pop to report as failed, never handed out again). A queue entry is the request's 40-hex fingerprint then its
 serialized form, so a queue can be carried into the next run through its duplicate filter.
 """
 
@@ -20,20 +22,30 @@ local function now_ms()
 end
 """
 
-# Shared by the scripts below: put a dead member's leases back and forget it.
-_RECOVER = _NOW + """
+# A page that kills whichever process takes it (a crash in a parser, memory run out) would take
+# down every member of a run in turn, and the next run's. What a dead member held is counted
+# against each request (B:G:deaths); a member holds at most one such suspect at a time (POP),
+# so that the next death blames it alone; a request whose holders died this many times is given
+# up: the next pop reports it as a failed request (scheduler.py) instead of handing it out.
+HOLDER_DEATHS = 3
+
+# Shared by the scripts below: put a dead member's leases back (or give them up) and forget it.
+_RECOVER = _NOW + f"""
 local function recover(g)
   local members = redis.call('HKEYS', g .. ':members')
   for _, m in ipairs(members) do
     if redis.call('EXISTS', g .. ':alive:' .. m) == 0 then
-      if redis.call('EXISTS', g .. ':leases:' .. m) == 1 then
-        redis.call('ZUNIONSTORE', g .. ':queue', 2, g .. ':queue', g .. ':leases:' .. m, 'AGGREGATE', 'MIN')
-        redis.call('DEL', g .. ':leases:' .. m)
+      local leases = redis.call('ZRANGE', g .. ':leases:' .. m, 0, -1, 'WITHSCORES')
+      for i = 1, #leases, 2 do
+        local deaths = redis.call('HINCRBY', g .. ':deaths', string.sub(leases[i], 1, 40), 1)
+        redis.call('ZADD', g .. (deaths >= {HOLDER_DEATHS} and ':given-up' or ':queue'), leases[i + 1], leases[i])
       end
+      redis.call('DEL', g .. ':leases:' .. m)
       redis.call('HDEL', g .. ':members', m)
     end
   end
-end
+end"""
+_RECOVER += """
 local function live(g)
   for _, m in ipairs(redis.call('HKEYS', g .. ':members')) do
     if redis.call('EXISTS', g .. ':alive:' .. m) == 1 then return true end
@@ -41,7 +53,8 @@ local function live(g)
   return false
 end
 local function drop(g)
-  local keys = {g .. ':queue', g .. ':seen', g .. ':members', g .. ':seeder', g .. ':limits', g .. ':granted'}
+  local keys = {g .. ':queue', g .. ':seen', g .. ':members', g .. ':seeder', g .. ':limits', g .. ':granted',
+                g .. ':deaths', g .. ':given-up'}
   for _, m in ipairs(redis.call('HKEYS', g .. ':members')) do
     table.insert(keys, g .. ':leases:' .. m)
     table.insert(keys, g .. ':alive:' .. m)
@@ -70,6 +83,13 @@ if not (running and live(b .. ':' .. gen)) then
         redis.call('ZADD', g .. ':queue', entries[i + 1], entries[i])
       end
     end
+    -- the deaths its members died holding count on; what it gave up and did not report yet is reported
+    local deaths = redis.call('HGETALL', old .. ':deaths')
+    for i = 1, #deaths, 2 do redis.call('HSET', g .. ':deaths', deaths[i], deaths[i + 1]) end
+    for _, entry in ipairs(redis.call('ZRANGE', old .. ':given-up', 0, -1)) do  -- seeding again does not queue them
+      redis.call('SADD', g .. ':seen', string.sub(entry, 1, 40))
+    end
+    if redis.call('EXISTS', old .. ':given-up') == 1 then redis.call('RENAME', old .. ':given-up', g .. ':given-up') end
     drop(old)
   end
   redis.call('HSET', b, 'gen', gen, 'state', 'running', 'spider', ARGV[4], 'args', ARGV[5], 'started', now_ms())
@@ -103,17 +123,42 @@ PUSH = _PUSH + """
 return push(KEYS[1], KEYS[2], ARGV, 1)
 """
 
-# KEYS = queue, my leases, members, my heartbeat, seen; ARGV = process, alive ms, count, n,
-# the n entries I am done with, then requests to queue in fours (as PUSH). Queues those (what
-# the done entries' pages found goes in before their leases end), releases the done entries,
-# then leases me up to ``count`` first entries (a pop is a heartbeat too); returns {entries
-# left in the queue, the entries taken, the pushes' flags}: one round trip where a push, a
-# release, a pop and a queue length were four.
+# KEYS = queue, my leases, members, my heartbeat, seen, deaths, given-up; ARGV = process, alive
+# ms, count, n, the n entries I am done with, then requests to queue in fours (as PUSH). Queues
+# those (what the done entries' pages found goes in before their leases end), releases the done
+# entries, then leases me up to ``count`` first entries (a pop is a heartbeat too), of which one
+# suspect at most in all I hold; returns {entries left in the queue, the entries taken, the
+# pushes' flags, entries given up for me to report}: one round trip where a push, a release, a
+# pop and a queue length were four.
 POP = _PUSH + """
-local n = tonumber(ARGV[4])
+local n, count = tonumber(ARGV[4]), tonumber(ARGV[3])
 local queued = push(KEYS[1], KEYS[5], ARGV, 5 + n)
 for i = 5, 4 + n do redis.call('ZREM', KEYS[2], ARGV[i]) end
-local e = redis.call('ZPOPMIN', KEYS[1], tonumber(ARGV[3]))
+local e
+if redis.call('EXISTS', KEYS[6]) == 0 then
+  e = redis.call('ZPOPMIN', KEYS[1], count)
+else  -- a member died holding some requests of this run: the suspects go out one to a member
+  local function suspect(entry) return redis.call('HEXISTS', KEYS[6], string.sub(entry, 1, 40)) == 1 end
+  local holds = false
+  for _, entry in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if suspect(entry) then holds = true break end
+  end
+  e = {}
+  local passed = {}
+  for _ = 1, count + 64 do  -- bounded: a queue of suspects is looked through 64 at a time
+    if #e >= 2 * count then break end
+    local x = redis.call('ZPOPMIN', KEYS[1], 1)
+    if #x == 0 then break end
+    if suspect(x[1]) and holds then
+      table.insert(passed, x)
+    else
+      holds = holds or suspect(x[1])
+      table.insert(e, x[1])
+      table.insert(e, x[2])
+    end
+  end
+  for _, x in ipairs(passed) do redis.call('ZADD', KEYS[1], x[2], x[1]) end
+end
 local taken = {}
 for i = 1, #e, 2 do
   redis.call('ZADD', KEYS[2], e[i + 1], e[i])
@@ -123,7 +168,12 @@ if #taken > 0 then
   redis.call('HSET', KEYS[3], ARGV[1], 'busy')
   redis.call('SET', KEYS[4], '1', 'PX', ARGV[2])
 end
-return {redis.call('ZCARD', KEYS[1]), taken, queued}
+local given_up = {}
+if redis.call('EXISTS', KEYS[7]) == 1 then
+  local g = redis.call('ZPOPMIN', KEYS[7], 16)
+  for i = 1, #g, 2 do table.insert(given_up, g[i]) end
+end
+return {redis.call('ZCARD', KEYS[1]), taken, queued, given_up}
 """
 
 # KEYS[1] = B:G:seeder; ARGV = process, its heartbeat keys' prefix (B:G:alive:), and 'claim',
@@ -168,7 +218,7 @@ if redis.call('EXISTS', g .. ':leases:' .. proc) == 1 then
   redis.call('DEL', g .. ':leases:' .. proc)
 end
 recover(g)
-if redis.call('ZCARD', g .. ':queue') > 0 then return 'work' end
+if redis.call('ZCARD', g .. ':queue') > 0 or redis.call('EXISTS', g .. ':given-up') == 1 then return 'work' end
 local members = redis.call('HGETALL', g .. ':members')
 for i = 1, #members, 2 do
   if members[i + 1] ~= 'idle' or redis.call('EXISTS', g .. ':leases:' .. members[i]) == 1 then return 'wait' end
@@ -192,7 +242,8 @@ end
 redis.call('HDEL', g .. ':members', proc)
 redis.call('DEL', g .. ':alive:' .. proc)
 recover(g)
-if redis.call('HLEN', g .. ':members') == 0 and redis.call('ZCARD', g .. ':queue') == 0 then
+if redis.call('HLEN', g .. ':members') == 0 and redis.call('ZCARD', g .. ':queue') == 0
+    and redis.call('EXISTS', g .. ':given-up') == 0 then  -- else the next run reports them
   drop(g)
   redis.call('HSET', b, 'state', 'done')
   return 'done'
