@@ -8,36 +8,22 @@ skipped."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-import uuid
 from pathlib import Path
 
 import pytest
 
 from crawler.frontier.limits import RunLimits
 from crawler.frontier.run import Run, run_key
-from crawler.spiders.limits import GRANTED, OVER_LIMIT, UNANSWERED, ProcessLimits
 from crawler.mirror import mirror_path
-from tests import mirrorcrawl
-from tests.conftest import REDIS_URL, redis_or_skip
-from tests.mirrorcrawl import CountingMirror, make_web, read_log, stop_started
+from crawler.spiders.limits import GRANTED, OVER_LIMIT, UNANSWERED, ProcessLimits
+from tests.mirrorcrawl import CountingMirror, make_web, read_log
+from tests.test_frontier import crawl, frontier, rows  # noqa: F401 - frontier: the fixture
 
 redis = pytest.importorskip("redis")
 
 SITEMAPS = {"znews": "https://znews.vn/sitemap/sitemap-news.xml", "dantri": "https://dantri.com.vn/sitemap.xml"}
 CHILDREN = 6  # child sitemaps per source: more than one process's lease of them (PREFETCH)
-
-
-@pytest.fixture
-def frontier():
-    """(the Redis client, a key prefix of this test's own, deleted after it)."""
-    server = redis_or_skip()
-    prefix = f"test-limits-{uuid.uuid4().hex[:8]}"
-    yield server, prefix
-    stop_started()
-    for key in server.scan_iter(match=f"{prefix}:*"):
-        server.delete(key)
 
 
 def sitemap_web(root: Path) -> tuple[dict[str, list[str]], Path]:
@@ -69,9 +55,8 @@ def crawl_sitemaps_in_three(tmp_path: Path, prefix: str, *options: str) -> dict[
     process leases every child sitemap before the others have joined."""
     by_source, seeds = sitemap_web(tmp_path)
     with CountingMirror(tmp_path / "web") as mirror:
-        processes = [mirrorcrawl.crawl(mirror, seeds, tmp_path / "archive.db", "-s", f"FRONTIER_URL={REDIS_URL}",
-                                       "-s", f"FRONTIER_PREFIX={prefix}", "-s", "CONCURRENT_REQUESTS=2", *options,
-                                       command=("-m", "scrapy", "crawl", "sitemaps", "-a", "sources=znews,dantri"))
+        processes = [crawl(mirror, seeds, tmp_path / "archive.db", prefix, "-s", "CONCURRENT_REQUESTS=2", *options,
+                           command=("-m", "scrapy", "crawl", "sitemaps", "-a", "sources=znews,dantri"))
                      for _ in range(3)]
         for process in processes:
             process.wait(timeout=300)
@@ -84,11 +69,6 @@ def crawl_sitemaps_in_three(tmp_path: Path, prefix: str, *options: str) -> dict[
     runs = rows(tmp_path / "archive.db", "SELECT count(DISTINCT crawl_run_id) FROM fetches WHERE outcome = 'new'")
     assert runs[0][0] >= 2, runs
     return {name: len(c) for name, c in counts.items()}
-
-
-def rows(archive: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(archive) as db:
-        return db.execute(sql).fetchall()
 
 
 def test_max_articles_counts_for_the_whole_run(tmp_path, frontier):
