@@ -14,7 +14,6 @@ others, and the last one clears the run.
 from __future__ import annotations
 
 import logging
-import pickle
 import time
 from collections import deque
 from typing import Any
@@ -212,13 +211,22 @@ class FrontierScheduler(Scheduler):
     def _report(self, entry: bytes, why: str, kind: str) -> None:
         """A queue entry that will not be fetched, as a failed request of this run: one ERROR
         line, its counts, and its ``fetches`` row when its URL can be read."""
-        url = queued_url(entry)
+        url = self._queued_url(entry)
         why = f"{url or 'a queued request'}: {why}"
         if url:
             report_failure(self.crawler, getattr(self.spider, "all_sources", {}), Request(url), why, kind, None)
         else:
             logger.error("%s", why)
             count_failure(self.stats, kind)
+
+    def _queued_url(self, entry: bytes) -> str | None:
+        """The URL of a queue entry that cannot be made a request again, when the queue's
+        serializer still reads it."""
+        try:
+            url = self.queue.serializer.loads(entry[FINGERPRINT_LENGTH:]).get("url")
+        except Exception:  # noqa: BLE001 - a damaged entry: no URL to name
+            return None
+        return url if isinstance(url, str) else None
 
     def has_pending_requests(self) -> bool:
         if not self.run or not self.run.gen:
@@ -348,12 +356,3 @@ class FrontierScheduler(Scheduler):
         self._release_finished()  # sends the unsent first
         if (was_down or had_unsent) and not self.outage.down:
             self._wake(0)  # requests queued, or Redis answers again: ask for them now, not at the engine's next heartbeat
-
-
-def queued_url(entry: bytes) -> str | None:
-    """The URL of a queue entry that cannot be made a request again, when its pickle still reads."""
-    try:
-        url = pickle.loads(entry[FINGERPRINT_LENGTH:]).get("url")
-    except Exception:  # noqa: BLE001 - a damaged entry: no URL to name
-        return None
-    return url if isinstance(url, str) else None

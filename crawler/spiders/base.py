@@ -25,7 +25,11 @@ from ..failures import RedirectRefused, describe_failure, failure_kind
 from ..items import DiscoveryItem, PageItem
 from ..middlewares.failures import REPORTED, count_failure, report_failure
 from ..sources import Source, source_for_url, sources_from_settings
-from .limits import GRANTED, OVER_LIMIT, UNANSWERED, ProcessLimits
+from .limits import ELSEWHERE, GRANTED, OVER_LIMIT, UNANSWERED, ProcessLimits
+
+# the stat of a discovered article a run's limits did not grant
+VERDICT_STATS = {OVER_LIMIT: "discover/over_limit", UNANSWERED: "discover/limits_unanswered",
+                 ELSEWHERE: "discover/elsewhere"}
 
 logger = logging.getLogger(__name__)
 
@@ -153,13 +157,12 @@ class ArticleSpider(Spider):
             if url in self.requested or known.get(url) is not None:
                 continue
             verdict = verdicts[url]
+            self.crawler.stats.inc_value(f"discover/{method}_article" if verdict == GRANTED else VERDICT_STATS[verdict])
             if verdict in (OVER_LIMIT, UNANSWERED):
-                self.crawler.stats.inc_value(f"discover/{'over_limit' if verdict == OVER_LIMIT else 'limits_unanswered'}")
                 continue
             self.requested.add(url)
             # ELSEWHERE: counted once, and requested again all the same: the run's duplicate filter
             # drops it if the member that found it first queued it, not if that one died first
-            self.crawler.stats.inc_value(f"discover/{method}_article" if verdict == GRANTED else "discover/elsewhere")
             yield self.article_request(url, source, **{KNOWN: (url, None)})
 
     def _too_old(self, entry: Announced) -> bool:
